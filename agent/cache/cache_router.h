@@ -1,0 +1,31 @@
+// cache_router.h: builds the router of the public port (every build tool's surface, probes,
+// metrics). Built on the main thread; the router runs on the I/O loop threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/auth/authorizer.h"
+#include "agent/config.h"
+#include "agent/http/exchange.h"
+#include "agent/metrics.h"
+#include "storage/store.h"
+
+namespace meshcache::agent {
+
+// What /ready reports; set by the node as it moves through its lifecycle.
+enum class NodeState { starting, serving, draining };
+
+struct CacheContext {
+  const Config* config = nullptr;
+  storage::Store* store = nullptr;
+  Metrics* metrics = nullptr;
+  Authorizer* auth = nullptr;
+  // Reads the node's state for /ready (any thread).
+  std::function<NodeState()> state;
+};
+
+std::shared_ptr<http::Router> make_cache_router(CacheContext ctx);
+
+}  // namespace meshcache::agent

@@ -1,0 +1,131 @@
+// store.h: the artifact store on RocksDB, the narrow interface of meshcache_storage.
+// Thread-safe: every I/O loop thread calls it directly (RocksDB is thread-safe); a Writer or
+// BodyReader belongs to the one thread that created it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "storage/status.h"
+
+namespace meshcache::storage {
+
+// An artifact's identity, shared with Kura: (producer, tenant, namespace, key).
+struct ArtifactRef {
+  std::string producer;  // bazel, http, gradle, turbo, nx, xcode, module, metro
+  std::string tenant;
+  std::string ns;        // namespace; "" for tenant scope
+  std::string key;
+};
+
+// lowercase hex SHA-256(producer \0 tenant \0 namespace \0 key)
+std::string artifact_id(const ArtifactRef& ref);
+
+enum class Origin : uint8_t { local = 0, replica = 1 };
+
+struct Manifest {
+  std::string artifact_id;
+  std::string producer, tenant, ns, key;
+  uint64_t size = 0;
+  std::string sha256_hex;  // of the whole body, computed while it streamed in
+  std::string content_type;
+  int64_t version_ms = 0;  // accepting node's wall clock, Unix ms
+  Origin origin = Origin::local;
+  int64_t created_ms = 0;
+  int64_t last_access_ms = 0;
+  // Protocol extras kept with the artifact and returned on reads (e.g. Turborepo's
+  // x-artifact-tag and x-artifact-duration). Names are lowercase header names.
+  std::map<std::string, std::string> extras;
+};
+
+struct StoreOptions {
+  std::string path;                    // directory; created if missing
+  uint64_t capacity_bytes = 0;         // 0 = unbounded
+  uint64_t max_artifact_bytes = 2ull << 30;
+  bool fsync = false;                  // sync the WAL on every commit
+  size_t chunk_bytes = 256 * 1024;     // body chunk size in the chunks column family
+};
+
+struct WriteOptions {
+  std::string content_type;
+  std::map<std::string, std::string> extras;
+  std::optional<std::string> expected_sha256;  // lowercase hex; mismatch → Code::digest_mismatch at commit
+  std::optional<uint64_t> expected_size;       // declared Content-Length; overrun/short → invalid_argument
+  // One outbox row per target is committed in the same batch as the manifest.
+  std::vector<std::string> outbox_targets;
+  Origin origin = Origin::local;
+  std::optional<int64_t> version_ms;  // replicated applies carry the sender's version
+};
+
+// A piece of a body. Holds whatever keeps the bytes alive (a pinned RocksDB value), so it can
+// be handed to an output buffer without a copy and freed when the socket has written it.
+class Chunk {
+ public:
+  virtual ~Chunk() = default;
+  virtual const uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+// Streams one committed version of a body, chunk by chunk, from a consistent snapshot: an
+// overwrite or eviction while it reads does not change what it returns.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Next piece of [offset, offset+length); nullptr at the end. A chunk that fails RocksDB's
+  // checksum or is missing gives Code::corruption.
+  virtual Result<std::unique_ptr<Chunk>> next() = 0;
+  virtual uint64_t remaining() const = 0;
+};
+
+// A body being written. Chunks go to RocksDB as they fill; commit() writes the manifest (and
+// outbox rows) last, in one batch, so a crash never exposes a partial body. Destroying a
+// Writer without commit() discards what it wrote.
+class Writer {
+ public:
+  virtual ~Writer() = default;
+  virtual Status append(std::span<const uint8_t> bytes) = 0;
+  virtual Result<Manifest> commit() = 0;
+  virtual uint64_t bytes_written() const = 0;
+};
+
+struct StoreStats {
+  uint64_t bytes = 0;           // sum of committed body sizes
+  uint64_t artifacts = 0;
+  uint64_t capacity_bytes = 0;
+  uint64_t evictions = 0;
+  uint64_t evicted_bytes = 0;
+  uint64_t outbox_rows = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (creating) the store and takes an exclusive flock on `path/LOCK.meshcache`. A second
+  // process gets Code::unavailable with a message naming the path and the holder's pid.
+  // Sweeps chunks of writes that never committed.
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+
+  virtual Result<Manifest> head(const ArtifactRef& ref) = 0;  // not_found on a miss
+  // Reads bytes [offset, offset+length) of the manifest's version. Also refreshes the
+  // artifact's last access (coarsely, so hits stay cheap).
+  virtual Result<std::unique_ptr<BodyReader>> read(const Manifest& m, uint64_t offset,
+                                                   uint64_t length) = 0;
+  // Convenience for small bodies (keyvalue JSON, tests): the whole body in memory.
+  virtual Result<std::string> read_all(const Manifest& m) = 0;
+
+  virtual Result<std::unique_ptr<Writer>> begin_write(const ArtifactRef& ref,
+                                                      WriteOptions options) = 0;
+  virtual Status remove(const ArtifactRef& ref) = 0;  // not_found if absent
+
+  virtual StoreStats stats() const = 0;
+  virtual const StoreOptions& options() const = 0;
+};
+
+}  // namespace meshcache::storage
