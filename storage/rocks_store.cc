@@ -1,0 +1,321 @@
+// rocks_store.cc: the Store on RocksDB: open and recovery, lookups, reads, the commit of writes,
+// removal and stats (any thread; per-artifact steps serialize on striped locks, reads take none).
+#include "storage/rocks_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "storage/artifact_id.h"
+#include "storage/body_reader.h"
+#include "storage/keys.h"
+#include "storage/manifest_codec.h"
+#include "storage/writer.h"
+
+namespace meshcache::storage {
+
+int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  auto store = RocksStore::open(options, wall_clock_ms);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+RocksStore::RocksStore(DataDirLock lock, std::unique_ptr<RocksDb> db, const StoreOptions& options,
+                       Clock clock)
+    : lock_(std::move(lock)), db_(std::move(db)), options_(options), clock_(clock) {
+  commit_options_.sync = options.fsync;
+  // A lost access refresh only makes eviction slightly less accurate after a crash.
+  refresh_options_.disableWAL = true;
+}
+
+Result<std::unique_ptr<RocksStore>> RocksStore::open(const StoreOptions& options, Clock clock) {
+  if (options.path.empty()) return Status(Code::invalid_argument, "store path is empty");
+  if (options.chunk_bytes == 0) return Status(Code::invalid_argument, "chunk_bytes is 0");
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec)
+    return Status(Code::io_error, fmt::format("cannot create {}: {}", options.path, ec.message()));
+  auto lock = DataDirLock::acquire(options.path);
+  if (!lock.ok()) return lock.status();
+  auto db = RocksDb::open(options.path);
+  if (!db.ok()) return db.status();
+
+  std::unique_ptr<RocksStore> store(
+      new RocksStore(std::move(lock).value(), std::move(db).value(), options, clock));
+  Status s = store->load_chunk_bytes();
+  if (s.ok()) s = store->counters_.load(store->db_->db(), store->db_->cf(Cf::meta));
+  if (s.ok()) s = store->sweep_pending_writes();
+  if (s.ok()) s = store->load_outbox_seq();
+  if (!s.ok()) return s;
+  store->evictor_ = std::make_unique<Evictor>(*store->db_, store->counters_, store->locks_,
+                                              options.capacity_bytes, store->options_.chunk_bytes);
+  // The capacity may have shrunk since the last run.
+  store->evict_if_over_capacity();
+  return store;
+}
+
+Status RocksStore::load_chunk_bytes() {
+  // Bodies on disk are cut at the size the store was created with; a later option change
+  // applies to new stores only, or existing bodies would be read at the wrong offsets.
+  const rocksdb::Slice key(keys::kChunkBytes.data(), keys::kChunkBytes.size());
+  std::string value;
+  auto s = db_->db()->Get(rocksdb::ReadOptions(), db_->cf(Cf::meta), key, &value);
+  if (s.ok()) {
+    if (value.size() != 8 || keys::get_be64(value.data()) == 0)
+      return Status(Code::corruption, "stored chunk size is malformed");
+    options_.chunk_bytes = keys::get_be64(value.data());
+    return Status::Ok();
+  }
+  if (!s.IsNotFound()) return from_rocks(s, "reading the chunk size");
+  char encoded[8];
+  keys::put_be64(encoded, options_.chunk_bytes);
+  s = db_->db()->Put(commit_options_, db_->cf(Cf::meta), key, rocksdb::Slice(encoded, 8));
+  return s.ok() ? Status::Ok() : from_rocks(s, "storing the chunk size");
+}
+
+Status RocksStore::sweep_pending_writes() {
+  // Each marker names one write that put chunks but never committed (the commit batch deletes
+  // it): only those chunk ranges are visited, never the whole family.
+  const rocksdb::Slice prefix(keys::kPendingPrefix.data(), keys::kPendingPrefix.size());
+  rocksdb::WriteBatch batch;
+  size_t swept = 0;
+  std::unique_ptr<rocksdb::Iterator> markers(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::meta)));
+  for (markers->Seek(prefix); markers->Valid() && markers->key().starts_with(prefix);
+       markers->Next()) {
+    auto row = keys::parse_pending(markers->key());
+    if (!row) return Status(Code::corruption, "malformed pending-write marker");
+    keys::ChunkKey chunk(row->id, row->version_ms);
+    std::unique_ptr<rocksdb::Iterator> chunks(
+        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::chunks)));
+    for (chunks->Seek(chunk.prefix()); chunks->Valid() && chunks->key().starts_with(chunk.prefix());
+         chunks->Next())
+      (void)batch.Delete(db_->cf(Cf::chunks), chunks->key());
+    if (!chunks->status().ok()) return from_rocks(chunks->status(), "sweeping chunks");
+    (void)batch.Delete(db_->cf(Cf::meta), markers->key());
+    ++swept;
+  }
+  if (!markers->status().ok()) return from_rocks(markers->status(), "reading pending writes");
+  if (swept == 0) return Status::Ok();
+  auto s = db_->db()->Write(commit_options_, &batch);
+  if (!s.ok()) return from_rocks(s, "sweeping uncommitted writes");
+  spdlog::info("store: swept {} uncommitted write(s) left by an earlier run", swept);
+  return Status::Ok();
+}
+
+Status RocksStore::load_outbox_seq() {
+  // The next sequence is one past the highest in use. Rows are ordered by target first, so
+  // jump from target to target and read each one's last row: a few seeks, not a scan.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::outbox)));
+  uint64_t next = 0;
+  it->SeekToFirst();
+  while (it->Valid()) {
+    if (it->key().size() < 9) return Status(Code::corruption, "malformed outbox row");
+    std::string bound(it->key().data(), it->key().size() - 8);  // target \0
+    bound.append(8, '\xff');
+    it->SeekForPrev(bound);
+    if (!it->Valid()) break;
+    next = std::max(next, keys::get_be64(it->key().data() + it->key().size() - 8) + 1);
+    bound.resize(bound.size() - 8);
+    bound.back() = '\x01';  // just past every row of this target
+    it->Seek(bound);
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), "reading the outbox");
+  next_outbox_seq_.store(next, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<Manifest> RocksStore::head(const ArtifactRef& ref) {
+  return db_->get_manifest(rocksdb::ReadOptions(), artifact_digest(ref));
+}
+
+Result<std::unique_ptr<BodyReader>> RocksStore::read(const Manifest& m, uint64_t offset,
+                                                     uint64_t length) {
+  if (offset > m.size || length > m.size - offset)
+    return Status(Code::invalid_argument,
+                  fmt::format("range {}+{} is outside the {} byte body", offset, length, m.size));
+  auto id = digest_from_hex(m.artifact_id);
+  if (!id) return Status(Code::invalid_argument, "malformed artifact id");
+  if (clock_() - m.last_access_ms >= kAccessRefreshMs) refresh_access(*id, m);
+  return std::unique_ptr<BodyReader>(
+      new RocksBodyReader(*db_, *id, m.version_ms, options_.chunk_bytes, offset, length));
+}
+
+Result<std::string> RocksStore::read_all(const Manifest& m) {
+  auto reader = read(m, 0, m.size);
+  if (!reader.ok()) return reader.status();
+  std::string body;
+  body.reserve(m.size);
+  for (;;) {
+    auto chunk = (*reader)->next();
+    if (!chunk.ok()) return chunk.status();
+    if (!*chunk) return body;
+    body.append(reinterpret_cast<const char*>((*chunk)->data()), (*chunk)->size());
+  }
+}
+
+void RocksStore::refresh_access(const Digest& id, const Manifest& m) {
+  auto& slot = locks_.slot(id);
+  std::lock_guard guard(slot.mu);
+  const int64_t now = clock_();
+  // Re-read under the lock: the caller's manifest may be stale, and rewriting it would undo a
+  // newer commit.
+  auto current = db_->get_manifest(rocksdb::ReadOptions(), id);
+  if (!current.ok() || current->version_ms != m.version_ms ||
+      now - current->last_access_ms < kAccessRefreshMs)
+    return;
+  rocksdb::WriteBatch batch;
+  (void)batch.Delete(db_->cf(Cf::access), keys::access(current->last_access_ms, id).slice());
+  current->last_access_ms = now;
+  (void)batch.Put(db_->cf(Cf::manifests), keys::manifest(id), encode_manifest(*current));
+  (void)batch.Put(db_->cf(Cf::access), keys::access(now, id).slice(), {});
+  auto s = db_->db()->Write(refresh_options_, &batch);
+  // Best effort: a failed refresh leaves the older access time, which only ages the artifact.
+  if (!s.ok()) spdlog::warn("store: refreshing last access failed: {}", s.ToString());
+}
+
+Result<std::unique_ptr<Writer>> RocksStore::begin_write(const ArtifactRef& ref,
+                                                        WriteOptions options) {
+  for (const auto& target : options.outbox_targets)
+    if (target.empty() || target.find('\0') != std::string::npos)
+      return Status(Code::invalid_argument, "outbox target is empty or contains NUL");
+  // Refused before the body arrives, so HTTP can answer 413 to Expect: 100-continue.
+  if (options.expected_size && *options.expected_size > options_.max_artifact_bytes)
+    return Status(Code::too_large,
+                  fmt::format("declared size {} exceeds the {} byte limit", *options.expected_size,
+                              options_.max_artifact_bytes));
+  const Digest id = artifact_digest(ref);
+  auto version = reserve_version(id, options);
+  if (!version.ok()) return version.status();
+  return std::unique_ptr<Writer>(new RocksWriter(*this, id, *version, ref, std::move(options)));
+}
+
+Result<int64_t> RocksStore::reserve_version(const Digest& id, const WriteOptions& options) {
+  auto& slot = locks_.slot(id);
+  std::lock_guard guard(slot.mu);
+  auto stored = db_->get_manifest(rocksdb::ReadOptions(), id);
+  if (!stored.ok() && stored.status().code() != Code::not_found) return stored.status();
+  int64_t floor = stored.ok() ? stored->version_ms : std::numeric_limits<int64_t>::min();
+  int64_t version = options.version_ms.value_or(clock_());
+  if (options.origin == Origin::replica) {
+    // Last writer wins, as in Kura: an equal or older replicated version is ignored.
+    if (version <= floor)
+      return Status(Code::conflict,
+                    fmt::format("version {} is not newer than the stored {}", version, floor));
+    for (const auto& w : slot.writing)
+      if (w.id == id && w.version_ms == version)
+        return Status(Code::conflict, fmt::format("version {} is already being written", version));
+  } else {
+    // Local writes always supersede: strictly newer than the stored version and than every
+    // write in flight, so no two bodies ever share chunk keys.
+    for (const auto& w : slot.writing)
+      if (w.id == id) floor = std::max(floor, w.version_ms);
+    if (version <= floor) version = floor + 1;
+  }
+  slot.writing.push_back({id, version});
+  return version;
+}
+
+void RocksStore::release_version(ArtifactLocks::Slot& slot, const Digest& id, int64_t version_ms) {
+  std::erase_if(slot.writing,
+                [&](const auto& w) { return w.id == id && w.version_ms == version_ms; });
+}
+
+Result<Manifest> RocksStore::commit_write(const Digest& id, Manifest m, uint64_t chunks,
+                                          const std::vector<std::string>& outbox_targets) {
+  auto& slot = locks_.slot(id);
+  {
+    std::lock_guard guard(slot.mu);
+    auto previous = db_->get_manifest(rocksdb::ReadOptions(), id);
+    if (!previous.ok() && previous.status().code() != Code::not_found) return previous.status();
+    if (previous.ok() && previous->version_ms >= m.version_ms)
+      return Status(Code::conflict,
+                    fmt::format("version {} was superseded by {} while it was written",
+                                m.version_ms, previous->version_ms));
+    m.created_ms = m.last_access_ms = clock_();
+
+    rocksdb::WriteBatch batch;
+    CounterDelta delta{.bytes = static_cast<int64_t>(m.size),
+                       .artifacts = 1,
+                       .outbox_rows = static_cast<int64_t>(outbox_targets.size())};
+    // The previous version's rows go first: a later Put of the same key in the batch wins.
+    if (previous.ok()) {
+      db_->delete_artifact(batch, id, *previous, options_.chunk_bytes);
+      delta.bytes -= static_cast<int64_t>(previous->size);
+      delta.artifacts = 0;
+    }
+    (void)batch.Put(db_->cf(Cf::manifests), keys::manifest(id), encode_manifest(m));
+    (void)batch.Put(db_->cf(Cf::access), keys::access(m.last_access_ms, id).slice(), {});
+    if (chunks > 0) (void)batch.Delete(db_->cf(Cf::meta), keys::pending(id, m.version_ms).slice());
+    uint64_t seq = next_outbox_seq_.fetch_add(outbox_targets.size(), std::memory_order_relaxed);
+    const auto row = keys::outbox_value(id, m.version_ms);
+    for (const auto& target : outbox_targets)
+      (void)batch.Put(db_->cf(Cf::outbox), keys::outbox(target, seq++), row.slice());
+    Counters::stage(batch, db_->cf(Cf::meta), delta);
+    // Returns once the batch is in the WAL (and synced with fsync): acknowledged means durable
+    // against a process crash.
+    auto s = db_->db()->Write(commit_options_, &batch);
+    if (!s.ok()) return from_rocks(s, "committing a write");
+    counters_.apply(delta);
+    release_version(slot, id, m.version_ms);
+  }
+  evict_if_over_capacity();
+  return m;
+}
+
+void RocksStore::discard_write(const Digest& id, int64_t version_ms, uint64_t chunks) {
+  if (chunks > 0) {
+    rocksdb::WriteBatch batch;
+    db_->delete_chunks(batch, id, version_ms, chunks);
+    (void)batch.Delete(db_->cf(Cf::meta), keys::pending(id, version_ms).slice());
+    auto s = db_->db()->Write(rocksdb::WriteOptions(), &batch);
+    // The marker stays when this fails, so the next open() sweeps these chunks.
+    if (!s.ok()) spdlog::warn("store: discarding an uncommitted write failed: {}", s.ToString());
+  }
+  // Only now may another write take this version's chunk keys.
+  auto& slot = locks_.slot(id);
+  std::lock_guard guard(slot.mu);
+  release_version(slot, id, version_ms);
+}
+
+void RocksStore::evict_if_over_capacity() {
+  auto s = evictor_->run();
+  if (!s.ok()) spdlog::warn("store: eviction pass failed: {}", s.message());
+}
+
+Status RocksStore::remove(const ArtifactRef& ref) {
+  const Digest id = artifact_digest(ref);
+  auto& slot = locks_.slot(id);
+  std::lock_guard guard(slot.mu);
+  auto m = db_->get_manifest(rocksdb::ReadOptions(), id);
+  if (!m.ok()) return m.status();
+  rocksdb::WriteBatch batch;
+  CounterDelta delta{.bytes = -static_cast<int64_t>(m->size), .artifacts = -1};
+  db_->delete_artifact(batch, id, *m, options_.chunk_bytes);
+  Counters::stage(batch, db_->cf(Cf::meta), delta);
+  auto s = db_->db()->Write(commit_options_, &batch);
+  if (!s.ok()) return from_rocks(s, "removing an artifact");
+  counters_.apply(delta);
+  return Status::Ok();
+}
+
+StoreStats RocksStore::stats() const {
+  return StoreStats{.bytes = counters_.bytes(),
+                    .artifacts = counters_.artifacts(),
+                    .capacity_bytes = options_.capacity_bytes,
+                    .evictions = counters_.evictions(),
+                    .evicted_bytes = counters_.evicted_bytes(),
+                    .outbox_rows = counters_.outbox_rows()};
+}
+
+}  // namespace meshcache::storage
