@@ -1,0 +1,36 @@
+// json_error.h: small in-memory response bodies (JSON errors, JSON documents, probe text) and the
+// mapping from a storage Status to an HTTP error. Used on the I/O loop threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/http/exchange.h"
+
+namespace meshcache::agent::cache {
+
+// A body already in memory; handed to the output buffer in one piece.
+class StringBody final : public http::BodySource {
+ public:
+  explicit StringBody(std::string text) : text_(std::move(text)) {}
+  Result<size_t> pull(evbuffer* out, size_t max_bytes) override;
+  size_t size() const { return text_.size(); }
+
+ private:
+  std::string text_;
+  bool sent_ = false;
+};
+
+// {"error": code, "message": message}, escaped by nlohmann.
+std::string json_error_body(std::string_view code, std::string_view message);
+
+struct HttpError {
+  int status;
+  std::string_view code;
+};
+// not_found 404, invalid_argument 400, too_large 413, digest_mismatch `digest_mismatch_status`,
+// unavailable 503, conflict 409, everything else 500.
+HttpError http_error(Code code, int digest_mismatch_status);
+
+}  // namespace meshcache::agent::cache
