@@ -1,4 +1,4 @@
-// json_error.cc: in-memory bodies and Status → HTTP error mapping (I/O loop threads).
+// json_error.cc: JSON error bodies and Status → HTTP error mapping (I/O loop threads).
 #include "agent/cache/json_error.h"
 
 #include <event2/buffer.h>
@@ -6,16 +6,6 @@
 #include <nlohmann/json.hpp>
 
 namespace meshcache::agent::cache {
-
-Result<size_t> StringBody::pull(evbuffer* out, size_t /*max_bytes*/) {
-  // These bodies are small (errors, probes, metrics): one append is cheaper than slicing.
-  if (sent_ || text_.empty()) return size_t{0};
-  sent_ = true;
-  if (evbuffer_add(out, text_.data(), text_.size()) != 0) {
-    return Status(Code::internal, "evbuffer_add failed");
-  }
-  return text_.size();
-}
 
 std::string json_error_body(std::string_view code, std::string_view message) {
   nlohmann::json body{{"error", code}, {"message", message}};

@@ -1,5 +1,5 @@
-// json_error.h: small in-memory response bodies (JSON errors, JSON documents, probe text) and the
-// mapping from a storage Status to an HTTP error. Used on the I/O loop threads.
+// json_error.h: JSON error bodies and the mapping from a storage Status to an HTTP error.
+// Used on the I/O loop threads.
 #pragma once
 
 #include <memory>
@@ -7,20 +7,11 @@
 #include <string_view>
 
 #include "agent/http/exchange.h"
+#include "agent/http/string_body.h"
 
 namespace meshcache::agent::cache {
 
-// A body already in memory; handed to the output buffer in one piece.
-class StringBody final : public http::BodySource {
- public:
-  explicit StringBody(std::string text) : text_(std::move(text)) {}
-  Result<size_t> pull(evbuffer* out, size_t max_bytes) override;
-  size_t size() const { return text_.size(); }
-
- private:
-  std::string text_;
-  bool sent_ = false;
-};
+using http::StringBody;
 
 // {"error": code, "message": message}, escaped by nlohmann.
 std::string json_error_body(std::string_view code, std::string_view message);

@@ -2,6 +2,8 @@
 // Content-Length responses pulled under the output watermark (I/O loop thread).
 #include "agent/http/http1_session.h"
 
+#include "agent/http/string_body.h"
+
 #include <event2/buffer.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -166,7 +168,7 @@ bool Http1Session::on_head(Request&& request, bool keep_alive) {
 
   ex.handler_ = env_.router.route(ex.request_);
   if (!ex.handler_) {
-    ex.respond(bare_response(404), nullptr);
+    respond_error(ex, 404);
     return reading_;
   }
   ex.handler_->on_request(ex);
@@ -234,7 +236,7 @@ void Http1Session::fail_stream(int status) {
       ex->handler_->on_abort();
       ex->handler_.reset();
     }
-    ex->respond(bare_response(status), nullptr);
+    respond_error(*ex, status);
   }
 }
 

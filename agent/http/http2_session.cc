@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/http/request_target.h"
+#include "agent/http/string_body.h"
 
 namespace meshcache::http {
 namespace {
@@ -355,12 +356,12 @@ void Http2Session::start_request(Stream& st, bool end_stream) {
   r.request_id = env_.ids.next();
   if (st.too_large_) {
     env_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    st.respond(bare_response(431), nullptr);
+    respond_error(st, 431);
     return;
   }
   if (st.bad_target_ || r.method.empty() || r.path.empty()) {
     env_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    st.respond(bare_response(400), nullptr);
+    respond_error(st, 400);
     return;
   }
   if (const std::string* cl = r.header("content-length")) {
@@ -369,13 +370,13 @@ void Http2Session::start_request(Stream& st, bool end_stream) {
     if (ec == std::errc() && end == cl->data() + cl->size()) r.content_length = n;
   }
   if (r.content_length && *r.content_length > env_.limits.max_body_bytes) {
-    st.respond(bare_response(413), nullptr);
+    respond_error(st, 413);
     return;
   }
   env_.counters.requests.fetch_add(1, std::memory_order_relaxed);
   st.handler_ = env_.router.route(r);
   if (!st.handler_) {
-    st.respond(bare_response(404), nullptr);
+    respond_error(st, 404);
     return;
   }
   if (r.has_body) {
@@ -399,7 +400,7 @@ void Http2Session::fail_stream(Stream& st, int status) {
     st.handler_->on_abort();
     st.handler_.reset();
   }
-  st.respond(bare_response(status), nullptr);
+  respond_error(st, status);
 }
 
 void Http2Session::submit(Stream& st, Response&& response, std::unique_ptr<BodySource> body) {

@@ -119,12 +119,6 @@ std::string_view http_date();
 std::string_view reason_phrase(int status);
 // Headers the server writes itself, or that a protocol forbids from a handler.
 bool reserved_response_header(std::string_view name);
-// A response of the server's own: a status and no body.
-inline Response bare_response(int status) {
-  Response r;
-  r.status = status;
-  return r;
-}
 // Statuses that never carry a body nor Content-Length (1xx, 204, 304).
 inline bool status_without_body(int status) {
   return status < 200 || status == 204 || status == 304;
