@@ -20,7 +20,7 @@ namespace meshcache::storage {
 struct ArtifactRef {
   std::string producer;  // bazel, http, gradle, turbo, nx, xcode, module, metro
   std::string tenant;
-  std::string ns;        // namespace; "" for tenant scope
+  std::string ns;  // namespace; "" for tenant scope
   std::string key;
 };
 
@@ -45,18 +45,20 @@ struct Manifest {
 };
 
 struct StoreOptions {
-  std::string path;                    // directory; created if missing
-  uint64_t capacity_bytes = 0;         // 0 = unbounded
+  std::string path;             // directory; created if missing
+  uint64_t capacity_bytes = 0;  // 0 = unbounded
   uint64_t max_artifact_bytes = 2ull << 30;
-  bool fsync = false;                  // sync the WAL on every commit
-  size_t chunk_bytes = 256 * 1024;     // body chunk size in the chunks column family
+  bool fsync = false;               // sync the WAL on every commit
+  size_t chunk_bytes = 256 * 1024;  // body chunk size in the chunks column family
 };
 
 struct WriteOptions {
   std::string content_type;
   std::map<std::string, std::string> extras;
-  std::optional<std::string> expected_sha256;  // lowercase hex; mismatch → Code::digest_mismatch at commit
-  std::optional<uint64_t> expected_size;       // declared Content-Length; overrun/short → invalid_argument
+  std::optional<std::string>
+      expected_sha256;  // lowercase hex; mismatch → Code::digest_mismatch at commit
+  std::optional<uint64_t>
+      expected_size;  // declared Content-Length; overrun/short → invalid_argument
   // One outbox row per target is committed in the same batch as the manifest.
   std::vector<std::string> outbox_targets;
   Origin origin = Origin::local;
@@ -95,7 +97,7 @@ class Writer {
 };
 
 struct StoreStats {
-  uint64_t bytes = 0;           // sum of committed body sizes
+  uint64_t bytes = 0;  // sum of committed body sizes
   uint64_t artifacts = 0;
   uint64_t capacity_bytes = 0;
   uint64_t evictions = 0;

@@ -28,12 +28,12 @@ struct Header {
 };
 
 struct Request {
-  std::string method;     // as sent, e.g. "GET"
-  std::string path;       // percent-decoded path, no query; starts with '/'
-  std::string raw_path;   // the path as sent (still percent-encoded)
-  std::string query;      // raw query string without '?', "" if none
+  std::string method;    // as sent, e.g. "GET"
+  std::string path;      // percent-decoded path, no query; starts with '/'
+  std::string raw_path;  // the path as sent (still percent-encoded)
+  std::string query;     // raw query string without '?', "" if none
   std::vector<Header> headers;
-  std::string authority;  // h2 :authority, else Host
+  std::string authority;                   // h2 :authority, else Host
   std::optional<uint64_t> content_length;  // declared; nullopt when chunked or absent
   bool has_body = false;                   // a body follows (CL > 0, chunked, or h2 DATA)
   bool expect_continue = false;
@@ -49,7 +49,8 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::vector<Header> headers;  // lowercase names; the server adds content-length, date, x-request-id
+  std::vector<Header>
+      headers;  // lowercase names; the server adds content-length, date, x-request-id
   // Body length when there is a body source; the server sends it as Content-Length (h1) /
   // content-length (h2). Bodies without a known length are not allowed (Bazel needs it).
   uint64_t content_length = 0;

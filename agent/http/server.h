@@ -16,16 +16,17 @@
 namespace meshcache::http {
 
 struct Limits {
-  size_t max_header_bytes = 16 * 1024;  // request line + headers (h1) / header block (h2) → 431
-  size_t max_headers = 100;             // → 431
-  size_t max_url_bytes = 8 * 1024;      // → 414
-  uint64_t max_body_bytes = 2ull << 30; // → 413 (before the body when declared)
-  size_t max_pipelined = 16;            // h1 requests parsed ahead of responses
+  size_t max_header_bytes = 16 * 1024;    // request line + headers (h1) / header block (h2) → 431
+  size_t max_headers = 100;               // → 431
+  size_t max_url_bytes = 8 * 1024;        // → 414
+  uint64_t max_body_bytes = 2ull << 30;   // → 413 (before the body when declared)
+  size_t max_pipelined = 16;              // h1 requests parsed ahead of responses
   uint32_t max_concurrent_streams = 128;  // h2
-  std::chrono::milliseconds idle_timeout{60000};    // no request on a keep-alive connection → close
-  std::chrono::milliseconds header_timeout{10000};  // request head (or h2 SETTINGS) not done → 408/close
-  std::chrono::milliseconds body_timeout{60000};    // no body progress → 408/close
-  size_t output_high_water = 64 * 1024;  // stop pulling bodies above this
+  std::chrono::milliseconds idle_timeout{60000};  // no request on a keep-alive connection → close
+  std::chrono::milliseconds header_timeout{
+      10000};  // request head (or h2 SETTINGS) not done → 408/close
+  std::chrono::milliseconds body_timeout{60000};  // no body progress → 408/close
+  size_t output_high_water = 64 * 1024;           // stop pulling bodies above this
 };
 
 struct TlsFiles {
@@ -34,10 +35,10 @@ struct TlsFiles {
 };
 
 struct ServerOptions {
-  std::string listen;                 // host:port for h1 + h2c; port 0 = pick a free one
+  std::string listen;                     // host:port for h1 + h2c; port 0 = pick a free one
   std::optional<std::string> tls_listen;  // host:port for h2/http1.1 over TLS (ALPN)
   std::optional<TlsFiles> tls;
-  int io_threads = 0;                 // 0 = one per core
+  int io_threads = 0;  // 0 = one per core
   Limits limits;
 };
 
@@ -54,10 +55,11 @@ class Server {
   // Binds the listeners (SO_REUSEPORT, one per loop) and starts the loop threads.
   // Throws std::runtime_error with a clear message when a port cannot be bound or TLS files
   // cannot be loaded (startup only).
-  static std::unique_ptr<Server> start(const ServerOptions& options, std::shared_ptr<Router> router);
+  static std::unique_ptr<Server> start(const ServerOptions& options,
+                                       std::shared_ptr<Router> router);
   virtual ~Server() = default;
 
-  virtual std::string listen_address() const = 0;      // actual host:port (after port 0)
+  virtual std::string listen_address() const = 0;  // actual host:port (after port 0)
   virtual std::optional<std::string> tls_address() const = 0;
   // Begin draining: new requests on open connections get `Connection: close` (h1) / GOAWAY (h2);
   // listeners close. Returns when every connection has finished or the deadline passes, after
