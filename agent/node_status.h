@@ -1,0 +1,40 @@
+// node_status.h: the status document the control socket serves; control socket thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/cache/cache_router.h"
+#include "storage/store.h"
+
+namespace meshcache::agent {
+
+// A snapshot of the node. Holds no secrets, so the whole of it can be shown.
+struct NodeStatus {
+  NodeState state = NodeState::starting;
+  std::string version;
+  int64_t pid = 0;
+  int64_t uptime_seconds = 0;
+  std::string http_listener;  // actual bound host:port
+  std::optional<std::string> tls_listener;
+  std::string data_dir;
+  std::string tenant_id;
+  std::string region;
+  std::optional<std::string> node_url;
+  std::string auth;  // "none" or "tokens"
+  storage::StoreStats store;
+  uint64_t requests = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t connections_open = 0;
+};
+
+std::string_view state_name(NodeState state);
+// The JSON document, one line.
+std::string render_node_status(const NodeStatus& status);
+// 1536 → "1.5 KiB": for people (logs, the status table), never for machines.
+std::string human_bytes(uint64_t bytes);
+
+}  // namespace meshcache::agent

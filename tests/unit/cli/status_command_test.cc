@@ -1,0 +1,162 @@
+// status_command_test.cc: status document, table, and `meshcache status` on a real socket.
+#include "cli/status_command.h"
+
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <sstream>
+
+#include "agent/control_socket.h"
+#include "agent/node_status.h"
+
+using namespace meshcache;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using nlohmann::json;
+
+namespace {
+
+agent::NodeStatus sample() {
+  agent::NodeStatus s;
+  s.state = agent::NodeState::serving;
+  s.version = "0.1.0";
+  s.pid = 4242;
+  s.uptime_seconds = 3725;
+  s.http_listener = "127.0.0.1:40123";
+  s.data_dir = "/var/cache/meshcache";
+  s.tenant_id = "default";
+  s.region = "local";
+  s.auth = "none";
+  s.store.bytes = 3ull << 30;
+  s.store.capacity_bytes = 12ull << 30;
+  s.store.artifacts = 1234;
+  s.store.evictions = 7;
+  s.store.evicted_bytes = 1536;
+  s.requests = 1000;
+  s.hits = 900;
+  s.misses = 100;
+  s.connections_open = 3;
+  return s;
+}
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/mcst-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+}  // namespace
+
+TEST_CASE("status document has every field, with actual values and no secrets") {
+  auto doc = json::parse(agent::render_node_status(sample()));
+  CHECK(doc["state"] == "serving");
+  CHECK(doc["version"] == "0.1.0");
+  CHECK(doc["pid"] == 4242);
+  CHECK(doc["uptime_seconds"] == 3725);
+  CHECK(doc["listeners"]["http"] == "127.0.0.1:40123");
+  CHECK(doc["listeners"]["tls"].is_null());
+  CHECK(doc["data_dir"] == "/var/cache/meshcache");
+  CHECK(doc["tenant_id"] == "default");
+  CHECK(doc["region"] == "local");
+  CHECK(doc["node_url"].is_null());
+  CHECK(doc["auth"] == "none");
+  CHECK(doc["store"]["bytes"] == 3ull << 30);
+  CHECK(doc["store"]["capacity_bytes"] == 12ull << 30);
+  CHECK(doc["store"]["artifacts"] == 1234);
+  CHECK(doc["store"]["evictions"] == 7);
+  CHECK(doc["store"]["evicted_bytes"] == 1536);
+  CHECK(doc["requests"] == 1000);
+  CHECK(doc["hits"] == 900);
+  CHECK(doc["misses"] == 100);
+  CHECK(doc["hit_ratio"].get<double>() == Approx(0.9));
+  CHECK(doc["connections_open"] == 3);
+
+  auto s = sample();
+  s.hits = s.misses = 0;
+  s.tls_listener = "127.0.0.1:4443";
+  s.state = agent::NodeState::draining;
+  doc = json::parse(agent::render_node_status(s));
+  CHECK(doc["hit_ratio"] == 0.0);
+  CHECK(doc["listeners"]["tls"] == "127.0.0.1:4443");
+  CHECK(doc["state"] == "draining");
+}
+
+TEST_CASE("a data dir that is not UTF-8 still renders valid JSON") {
+  auto s = sample();
+  s.data_dir = "/tmp/\xff\xfe";
+  CHECK_NOTHROW(json::parse(agent::render_node_status(s)));
+}
+
+TEST_CASE("human sizes") {
+  CHECK(agent::human_bytes(0) == "0 B");
+  CHECK(agent::human_bytes(1023) == "1023 B");
+  CHECK(agent::human_bytes(1536) == "1.5 KiB");
+  CHECK(agent::human_bytes(3ull << 30) == "3.0 GiB");
+}
+
+TEST_CASE("status table") {
+  auto table = cli::format_status_table(json::parse(agent::render_node_status(sample())));
+  CHECK(table ==
+        "state        serving\n"
+        "version      0.1.0 (pid 4242, up 1h02m)\n"
+        "listeners    http 127.0.0.1:40123\n"
+        "data dir     /var/cache/meshcache\n"
+        "tenant       default (region local)\n"
+        "node url     -\n"
+        "auth         none\n"
+        "store        3.0 GiB of 12.0 GiB (25.0%), 1234 artifacts\n"
+        "evictions    7 (1.5 KiB)\n"
+        "requests     1000 (hits 900, misses 100, hit ratio 90.0%)\n"
+        "connections  3 open\n");
+
+  // A node of another version may send fewer fields: the table still prints.
+  CHECK_THAT(cli::format_status_table(json{{"state", "starting"}}),
+             Contains("state        starting\n") && Contains("store        0 B of 0 B (0.0%)"));
+}
+
+TEST_CASE("status exit codes") {
+  CHECK(cli::status_exit_code(json{{"state", "serving"}}) == 0);
+  CHECK(cli::status_exit_code(json{{"state", "starting"}}) == 1);
+  CHECK(cli::status_exit_code(json{{"state", "draining"}}) == 1);
+}
+
+TEST_CASE("meshcache status against a control socket") {
+  TempDir dir;
+  std::string reply = agent::render_node_status(sample());
+  auto socket = agent::ControlSocket::open(dir.path + "/control.sock",
+                                           [&reply](std::string_view) { return reply; });
+  REQUIRE(socket.ok());
+  std::ostringstream out, err;
+
+  SECTION("serving: JSON, exit 0") {
+    CHECK(cli::run_status(dir.path, true, out, err) == 0);
+    CHECK(json::parse(out.str()) == json::parse(reply));
+    CHECK(err.str().empty());
+  }
+  SECTION("draining: exit 1") {
+    auto s = sample();
+    s.state = agent::NodeState::draining;
+    reply = agent::render_node_status(s);
+    CHECK(cli::run_status(dir.path, true, out, err) == 1);
+    CHECK(json::parse(out.str())["state"] == "draining");
+  }
+  SECTION("not a status document: exit 2") {
+    reply = "hello";
+    CHECK(cli::run_status(dir.path, true, out, err) == 2);
+    CHECK_THAT(err.str(), Contains("not a status document"));
+  }
+}
+
+TEST_CASE("meshcache status with no node: exit 2 and a clear message") {
+  TempDir dir;
+  std::ostringstream out, err;
+  CHECK(cli::run_status(dir.path, true, out, err) == 2);
+  CHECK(out.str().empty());
+  CHECK_THAT(err.str(), StartsWith("meshcache status: no node is running with data dir " +
+                                   dir.path + " (cannot connect to " + dir.path +
+                                   "/control.sock: No such file or directory)"));
+}
