@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -77,6 +79,21 @@ std::string ListenAddress::to_string() const {
   }
   inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host, sizeof(host));
   return fmt::format("{}:{}", host, port());
+}
+
+void ensure_port_free(const ListenAddress& address) {
+  int fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;  // the real bind will report the problem
+  int one = 1;
+  // SO_REUSEADDR so that our own connections in TIME_WAIT after a restart do not count.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int rc = bind(fd, address.get(), address.length);
+  int err = errno;
+  close(fd);
+  if (rc != 0 && err == EADDRINUSE) {
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}: the address is already in use", address.to_string()));
+  }
 }
 
 Listener::Listener(IoLoop& loop, const ListenAddress& address, SSL_CTX* tls)

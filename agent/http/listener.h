@@ -27,6 +27,11 @@ struct ListenAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 
+// Every listener uses SO_REUSEPORT (one per loop), which would also let a second process of the
+// same user bind the port and silently share its traffic. A bind without SO_REUSEPORT fails on
+// a port that anyone is listening on, so it tells "in use" before we share. Throws when taken.
+void ensure_port_free(const ListenAddress& address);
+
 class Listener {
  public:
   // Binds and listens on `address` for `loop`; `tls` (may be null) marks a TLS port.

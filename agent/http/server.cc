@@ -82,6 +82,7 @@ class ServerImpl final : public Server {
  private:
   // One listener per loop on the same address; with port 0 the first bind picks the port.
   std::string bind_all(ListenAddress address, SSL_CTX* tls) {
+    if (address.port() != 0) ensure_port_free(address);
     std::string bound;
     for (auto& loop : loops_) {
       auto listener = std::make_unique<Listener>(*loop, address, tls);

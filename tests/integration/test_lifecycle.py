@@ -22,6 +22,19 @@ class LifecycleTest(harness.NodeTestCase):
         first.assert_healthy()
         self.assertEqual(first.status()[0], 0)
 
+    def test_second_node_on_same_port_is_refused(self):
+        first = self.start_node("first")
+        rc, log = harness.run_node_expecting_failure({"MESHCACHE_LISTEN": first.http_addr})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("already in use", log)
+        self.assertIn(first.http_addr, log)
+        first.assert_healthy()
+
+    def test_mesh_settings_are_refused_not_ignored(self):
+        rc, log = harness.run_node_expecting_failure({"MESHCACHE_PEERS": "https://peer.example:7443"})
+        self.assertEqual(rc, 2)
+        self.assertIn("MESHCACHE_PEERS", log)
+
     def test_bad_config_values_name_the_variable(self):
         cases = {
             "MESHCACHE_LISTEN": "foo",
