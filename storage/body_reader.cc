@@ -1,5 +1,5 @@
-// body_reader.cc: streams one committed body out of the chunks column family, zero-copy (the one
-// thread that opened the read).
+// body_reader.cc: streams one committed body out of the chunks column family or its manifest's
+// inline copy, zero-copy (the one thread that opened the read).
 #include "storage/body_reader.h"
 
 #include <algorithm>
@@ -25,6 +25,22 @@ class PinnedChunk final : public Chunk {
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+};
+
+// A range of an inline body; holds a share of the manifest's copy so the bytes outlive it.
+class InlineChunk final : public Chunk {
+ public:
+  InlineChunk(std::shared_ptr<const std::string> body, size_t offset, size_t size)
+      : body_(std::move(body)), offset_(offset), size_(size) {}
+  const uint8_t* data() const override {
+    return reinterpret_cast<const uint8_t*>(body_->data()) + offset_;
+  }
+  size_t size() const override { return size_; }
+
+ private:
+  std::shared_ptr<const std::string> body_;
+  size_t offset_;
+  size_t size_;
 };
 
 }  // namespace
@@ -76,6 +92,13 @@ Status RocksBodyReader::missing_chunk(uint64_t index) const {
     return Status(Code::not_found, "artifact changed while it was being read");
   return Status(Code::corruption, fmt::format("chunk {} of {} version {} is missing", index,
                                               to_hex(id_), version_ms_));
+}
+
+Result<std::unique_ptr<Chunk>> InlineBodyReader::next() {
+  if (pos_ == end_) return std::unique_ptr<Chunk>();
+  auto chunk = std::make_unique<InlineChunk>(body_, pos_, end_ - pos_);
+  pos_ = end_;
+  return std::unique_ptr<Chunk>(std::move(chunk));
 }
 
 }  // namespace meshcache::storage

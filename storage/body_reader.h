@@ -1,9 +1,10 @@
-// body_reader.h: streams one committed body out of the chunks column family, zero-copy (the one
-// thread that opened the read).
+// body_reader.h: streams one committed body out of the chunks column family or its manifest's
+// inline copy, zero-copy (the one thread that opened the read).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include <rocksdb/db.h>
 
@@ -40,6 +41,23 @@ class RocksBodyReader final : public BodyReader {
   const uint64_t end_;
   std::unique_ptr<const rocksdb::Snapshot, SnapshotReleaser> snapshot_;
   rocksdb::ReadOptions read_options_;
+};
+
+// A body held in its manifest: the range comes out as one chunk that shares the bytes, with no
+// RocksDB lookup at all.
+class InlineBodyReader final : public BodyReader {
+ public:
+  // [offset, offset + length) is within `body`.
+  InlineBodyReader(std::shared_ptr<const std::string> body, uint64_t offset, uint64_t length)
+      : body_(std::move(body)), pos_(offset), end_(offset + length) {}
+
+  Result<std::unique_ptr<Chunk>> next() override;
+  uint64_t remaining() const override { return end_ - pos_; }
+
+ private:
+  std::shared_ptr<const std::string> body_;
+  uint64_t pos_;
+  const uint64_t end_;
 };
 
 }  // namespace meshcache::storage

@@ -3,16 +3,19 @@
 //
 // Layout, integers little-endian: u8 format | u64 size | i64 version_ms | i64 created_ms |
 // i64 last_access_ms | u8 origin | str producer | str tenant | str ns | str key | str sha256_hex |
-// str content_type | u32 n_extras | n × (str name, str value); str = u32 length + bytes.
+// str content_type | u32 n_extras | n × (str name, str value) | u8 inline | [str body];
+// str = u32 length + bytes. An inline body is exactly `size` bytes; without one the body is in
+// the chunks column family.
 #include "storage/manifest_codec.h"
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace meshcache::storage {
 namespace {
 
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
 
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -35,11 +38,12 @@ class FieldReader {
   uint8_t u8() { return take(1) ? static_cast<uint8_t>(p_[-1]) : 0; }
   uint32_t u32() { return static_cast<uint32_t>(little_endian(4)); }
   uint64_t u64() { return little_endian(8); }
-  std::string str() {
+  std::string_view view() {
     uint32_t n = u32();
     if (!take(n)) return {};
-    return std::string(p_ - n, n);
+    return {p_ - n, n};
   }
+  std::string str() { return std::string(view()); }
   bool ok() const { return ok_; }
   bool at_end() const { return p_ == end_; }
 
@@ -68,6 +72,7 @@ std::string encode_manifest(const Manifest& m) {
   size_t estimate = 64 + m.producer.size() + m.tenant.size() + m.ns.size() + m.key.size() +
                     m.sha256_hex.size() + m.content_type.size();
   for (const auto& [name, value] : m.extras) estimate += 8 + name.size() + value.size();
+  if (m.inline_body) estimate += m.inline_body->size();
   out.reserve(estimate);
   out.push_back(static_cast<char>(kFormat));
   put_u64(out, m.size);
@@ -86,6 +91,8 @@ std::string encode_manifest(const Manifest& m) {
     put_str(out, name);
     put_str(out, value);
   }
+  out.push_back(static_cast<char>(m.inline_body != nullptr));
+  if (m.inline_body) put_str(out, *m.inline_body);
   return out;
 }
 
@@ -110,8 +117,12 @@ Result<Manifest> decode_manifest(rocksdb::Slice bytes, std::string artifact_id) 
     std::string name = in.str();
     m.extras.emplace(std::move(name), in.str());
   }
-  if (!in.ok() || !in.at_end() || origin > static_cast<uint8_t>(Origin::replica))
+  const uint8_t has_body = in.u8();
+  const std::string_view body = has_body == 1 ? in.view() : std::string_view();
+  if (!in.ok() || !in.at_end() || has_body > 1 || (has_body == 1 && body.size() != m.size) ||
+      origin > static_cast<uint8_t>(Origin::replica))
     return Status(Code::corruption, "manifest of " + m.artifact_id + " is malformed");
+  if (has_body == 1) m.inline_body = std::make_shared<const std::string>(body);
   m.origin = static_cast<Origin>(origin);
   return m;
 }

@@ -96,6 +96,9 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const std::string& path) {
     auto which = static_cast<Cf>(i);
     auto options = which == Cf::chunks ? chunk_options(factory) : cf_options(factory);
     if (which == Cf::meta) options.merge_operator = Counters::merge_operator();
+    // Manifests carry small bodies inline, as incompressible as the chunks; their other fields
+    // (hex digests, short names) gain little from compression either.
+    if (which == Cf::manifests) options.compression = rocksdb::kNoCompression;
     families.emplace_back(kCfNames[i], std::move(options));
   }
 
@@ -132,7 +135,7 @@ void RocksDb::delete_artifact(rocksdb::WriteBatch& batch, const Digest& id, cons
                               uint64_t chunk_bytes) const {
   (void)batch.Delete(cf(Cf::manifests), keys::manifest(id));
   (void)batch.Delete(cf(Cf::access), keys::access(m.last_access_ms, id).slice());
-  delete_chunks(batch, id, m.version_ms, chunk_count(m.size, chunk_bytes));
+  if (!m.inline_body) delete_chunks(batch, id, m.version_ms, chunk_count(m.size, chunk_bytes));
 }
 
 }  // namespace meshcache::storage

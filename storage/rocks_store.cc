@@ -147,6 +147,11 @@ Result<std::unique_ptr<BodyReader>> RocksStore::read(const Manifest& m, uint64_t
   auto id = digest_from_hex(m.artifact_id);
   if (!id) return Status(Code::invalid_argument, "malformed artifact id");
   if (clock_() - m.last_access_ms >= kAccessRefreshMs) refresh_access(*id, m);
+  if (m.inline_body) {
+    if (m.inline_body->size() != m.size)
+      return Status(Code::invalid_argument, "inline body does not match the manifest's size");
+    return std::unique_ptr<BodyReader>(new InlineBodyReader(m.inline_body, offset, length));
+  }
   return std::unique_ptr<BodyReader>(
       new RocksBodyReader(*db_, *id, m.version_ms, options_.chunk_bytes, offset, length));
 }

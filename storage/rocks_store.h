@@ -2,6 +2,7 @@
 // stats (any thread; RocksDB is thread-safe, per-artifact steps serialize on striped locks).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,10 @@ class RocksStore final : public Store {
   // A read refreshes an artifact's last access only when the stored one is older than this, so
   // GET hits rarely write.
   static constexpr int64_t kAccessRefreshMs = 60'000;
+  // Bodies up to this size (and at most one chunk) live in their manifest row, so a hit on one
+  // is a single lookup; larger ones go to the chunks column family.
+  static constexpr uint64_t kInlineBytes = 16 * 1024;
+  uint64_t inline_limit() const { return std::min(kInlineBytes, options_.chunk_bytes); }
 
   static Result<std::unique_ptr<RocksStore>> open(const StoreOptions& options, Clock clock);
 

@@ -42,6 +42,9 @@ struct Manifest {
   // Protocol extras kept with the artifact and returned on reads (e.g. Turborepo's
   // x-artifact-tag and x-artifact-duration). Names are lowercase header names.
   std::map<std::string, std::string> extras;
+  // The body itself when it is small enough to live in the manifest row (the store decides);
+  // then a hit is one lookup. Shared so that copying a Manifest stays cheap.
+  std::shared_ptr<const std::string> inline_body;
 };
 
 struct StoreOptions {

@@ -1,9 +1,10 @@
-// writer.cc: a body streaming into the chunks column family, hashed as it goes (the one thread
-// that began the write).
+// writer.cc: a body streaming into the chunks column family, or held for its manifest when it
+// ends small, hashed as it goes (the one thread that began the write).
 #include "storage/writer.h"
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include <fmt/core.h>
 
@@ -28,6 +29,7 @@ RocksWriter::RocksWriter(RocksStore& store, const Digest& id, int64_t version_ms
       ref_(ref),
       options_(std::move(options)),
       chunk_bytes_(store.options().chunk_bytes),
+      inline_limit_(store.inline_limit()),
       key_(id, version_ms) {}
 
 RocksWriter::~RocksWriter() {
@@ -48,8 +50,15 @@ Status RocksWriter::append(std::span<const uint8_t> bytes) {
   bytes_ += bytes.size();
 
   while (!bytes.empty()) {
+    // A full buffer is written only once more bytes arrive: until then the body may still end
+    // small enough to commit inline, with no chunk rows at all.
+    if (buffered_ == chunk_bytes_) {
+      auto s = put_chunk(buffer_.get(), buffered_);
+      if (!s.ok()) return fail(std::move(s));
+      buffered_ = 0;
+    }
     // Whole chunks straight from the caller's buffer: no copy for large appends.
-    if (buffered_ == 0 && bytes.size() >= chunk_bytes_) {
+    if (buffered_ == 0 && bytes.size() >= chunk_bytes_ && bytes_ > inline_limit_) {
       auto s = put_chunk(bytes.data(), chunk_bytes_);
       if (!s.ok()) return fail(std::move(s));
       bytes = bytes.subspan(chunk_bytes_);
@@ -63,11 +72,6 @@ Status RocksWriter::append(std::span<const uint8_t> bytes) {
     std::memcpy(buffer_.get() + buffered_, bytes.data(), take);
     buffered_ += take;
     bytes = bytes.subspan(take);
-    if (buffered_ == chunk_bytes_) {
-      auto s = put_chunk(buffer_.get(), buffered_);
-      if (!s.ok()) return fail(std::move(s));
-      buffered_ = 0;
-    }
   }
   return Status::Ok();
 }
@@ -95,7 +99,12 @@ Result<Manifest> RocksWriter::commit() {
     return fail(
         Status(Code::invalid_argument, fmt::format("body is {} bytes, shorter than its declared {}",
                                                    bytes_, *options_.expected_size)));
-  if (buffered_ > 0) {
+  // Nothing was written yet exactly when the body is within the inline limit.
+  std::shared_ptr<const std::string> inline_body;
+  if (bytes_ <= inline_limit_) {
+    inline_body = std::make_shared<const std::string>(
+        std::string_view(reinterpret_cast<const char*>(buffer_.get()), buffered_));
+  } else if (buffered_ > 0) {
     auto s = put_chunk(buffer_.get(), buffered_);
     if (!s.ok()) return fail(std::move(s));
   }
@@ -116,6 +125,7 @@ Result<Manifest> RocksWriter::commit() {
   m.version_ms = version_ms_;
   m.origin = options_.origin;
   m.extras = std::move(options_.extras);
+  m.inline_body = std::move(inline_body);
   auto committed = store_.commit_write(id_, std::move(m), chunks_, options_.outbox_targets);
   if (!committed.ok()) return fail(committed.status());
   state_ = State::committed;

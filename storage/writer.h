@@ -1,5 +1,5 @@
-// writer.h: a body streaming into the chunks column family (the one thread that began the
-// write).
+// writer.h: a body streaming into the chunks column family, or held for its manifest when it
+// ends small (the one thread that began the write).
 #pragma once
 
 #include <cstdint>
@@ -38,9 +38,11 @@ class RocksWriter final : public Writer {
   ArtifactRef ref_;
   WriteOptions options_;
   const uint64_t chunk_bytes_;
+  const uint64_t inline_limit_;  // at most chunk_bytes_, so an inline body fits the buffer
   keys::ChunkKey key_;
   Sha256 hasher_;
-  // The chunk being filled; allocated on the first partial chunk, at most chunk_bytes.
+  // The chunk being filled (or the whole body while it is within the inline limit); allocated on
+  // the first partial chunk, at most chunk_bytes.
   std::unique_ptr<uint8_t[]> buffer_;
   size_t buffered_ = 0;
   uint64_t bytes_ = 0;

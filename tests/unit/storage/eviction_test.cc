@@ -159,7 +159,7 @@ TEST_CASE("eviction stays consistent with writers on several threads") {
   uint64_t chunks = 0, artifacts = store->stats().artifacts;
   for (int k = 0; k < kKeys; ++k) {
     auto h = store->head(artifact("k" + std::to_string(k)));
-    if (h.ok()) chunks += chunk_count(h->size, kChunk);
+    if (h.ok() && !h->inline_body) chunks += chunk_count(h->size, kChunk);
   }
   store.reset();
   CHECK(count_rows(dir.path(), Cf::chunks) == chunks);

@@ -41,6 +41,15 @@ void check_equal(const Manifest& a, const Manifest& b) {
   CHECK(a.created_ms == b.created_ms);
   CHECK(a.last_access_ms == b.last_access_ms);
   CHECK(a.extras == b.extras);
+  REQUIRE((a.inline_body == nullptr) == (b.inline_body == nullptr));
+  if (a.inline_body) CHECK(*a.inline_body == *b.inline_body);
+}
+
+Manifest inline_manifest(std::string body) {
+  Manifest m = full_manifest();
+  m.size = body.size();
+  m.inline_body = std::make_shared<const std::string>(std::move(body));
+  return m;
 }
 
 }  // namespace
@@ -57,6 +66,34 @@ TEST_CASE("manifest codec round-trips every field") {
   auto empty_back = decode_manifest(encode_manifest(empty), empty.artifact_id);
   REQUIRE(empty_back.ok());
   check_equal(*empty_back, empty);
+
+  for (const auto& body : {std::string(), std::string("\0x\xff", 3), std::string(20000, 'b')}) {
+    Manifest with_body = inline_manifest(body);
+    auto round = decode_manifest(encode_manifest(with_body), with_body.artifact_id);
+    REQUIRE(round.ok());
+    REQUIRE(round->inline_body);
+    check_equal(*round, with_body);
+  }
+}
+
+TEST_CASE("manifest codec rejects a malformed inline body") {
+  Manifest m = inline_manifest("0123456789");
+  auto good = encode_manifest(m);
+  REQUIRE(decode_manifest(good, "id").ok());
+  for (size_t cut : {good.size() - 1, good.size() - 10, good.size() - 11, good.size() - 14}) {
+    auto r = decode_manifest(rocksdb::Slice(good.data(), cut), "id");
+    CHECK(r.status().code() == Code::corruption);
+  }
+  // The body must be exactly the manifest's size.
+  m.size = 11;
+  CHECK(decode_manifest(encode_manifest(m), "id").status().code() == Code::corruption);
+  // The flag is 0 or 1.
+  auto flag = good;
+  flag[flag.size() - 15] = 2;
+  CHECK(decode_manifest(flag, "id").status().code() == Code::corruption);
+  // A flag of 0 followed by a body is trailing garbage.
+  flag[flag.size() - 15] = 0;
+  CHECK(decode_manifest(flag, "id").status().code() == Code::corruption);
 }
 
 TEST_CASE("manifest codec rejects truncated, padded and unknown bytes") {
