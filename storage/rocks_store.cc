@@ -243,6 +243,12 @@ Result<Manifest> RocksStore::commit_write(const Digest& id, Manifest m, uint64_t
     std::lock_guard guard(slot.mu);
     auto previous = db_->get_manifest(rocksdb::ReadOptions(), id);
     if (!previous.ok() && previous.status().code() != Code::not_found) return previous.status();
+    // A local write that a newer local write overtook while it streamed has simply lost the
+    // last-writer-wins race: for its client the PUT succeeded and was then overwritten, so it
+    // gets the winner's manifest. Only a replicated apply reports the conflict (its sender
+    // must learn the apply was ignored).
+    if (previous.ok() && previous->version_ms >= m.version_ms && m.origin == Origin::local)
+      return std::move(previous.value());
     if (previous.ok() && previous->version_ms >= m.version_ms)
       return Status(Code::conflict,
                     fmt::format("version {} was superseded by {} while it was written",
