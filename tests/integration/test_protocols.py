@@ -39,6 +39,20 @@ class ProtocolsTest(unittest.TestCase):
     def assert_2xx(self, r):
         self.assertTrue(200 <= r.status < 300, r)
 
+    def test_concurrent_puts_of_one_key_all_succeed(self):
+        # Gradle turns its cache off on any unexpected 4xx and Bazel counts a failed upload: a PUT
+        # that loses the last-writer-wins race to a concurrent PUT of the same key still succeeds.
+        import concurrent.futures
+        bodies = [self.blob(600_000) for _ in range(8)]
+        for round_ in range(3):
+            path = f"/api/cache/gradle/race{round_}"
+            with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+                statuses = list(pool.map(lambda b: self.node.put(path, b).status, bodies))
+            self.assertEqual(statuses, [200] * len(bodies))
+            got = self.req("GET", path)
+            self.assertEqual(got.status, 200)
+            self.assertIn(sha256(got.body), {sha256(b) for b in bodies})
+
     # -------------------------------------------------------------- Bazel
 
     def test_bazel_cas_and_ac(self):
