@@ -29,8 +29,8 @@ struct Config {
   int io_threads = 0;                           // MESHCACHE_IO_THREADS (0 = cores)
   bool fsync = false;                           // MESHCACHE_FSYNC
   std::chrono::milliseconds drain_timeout{30000};  // MESHCACHE_DRAIN_TIMEOUT_MS
-  LogFormat log_format = LogFormat::text;       // MESHCACHE_LOG_FORMAT
-  std::string log_level = "info";               // MESHCACHE_LOG_LEVEL
+  LogFormat log_format = LogFormat::text;          // MESHCACHE_LOG_FORMAT
+  std::string log_level = "info";                  // MESHCACHE_LOG_LEVEL
 };
 
 }  // namespace meshcache::agent
