@@ -44,6 +44,7 @@ class Connection final : private SessionHost {
   void start_session(Protocol protocol);
   void feed();
   void sync();
+  bool write_now();
   void begin_close();
   void finish_flush();
   void retire();
