@@ -8,11 +8,11 @@ namespace {
 
 constexpr size_t kMaxContentTypeBytes = 256;
 
+}  // namespace
+
 Status too_large(uint64_t limit) {
   return Status(Code::too_large, fmt::format("body larger than {} bytes", limit));
 }
-
-}  // namespace
 
 Status check_declared_length(const http::Request& request, uint64_t limit) {
   if (request.content_length && *request.content_length > limit) return too_large(limit);
@@ -65,19 +65,6 @@ Result<storage::Manifest> write_small(storage::Store& store, const storage::Arti
       writer.value()->append({reinterpret_cast<const uint8_t*>(body.data()), body.size()});
   if (!appended.ok()) return appended;
   return writer.value()->commit();
-}
-
-Status BodyBuffer::begin(const http::Request& request, uint64_t limit) {
-  if (Status declared = check_declared_length(request, limit); !declared.ok()) return declared;
-  limit_ = limit;
-  if (request.content_length) text_.reserve(*request.content_length);
-  return Status::Ok();
-}
-
-Status BodyBuffer::append(std::span<const uint8_t> bytes) {
-  if (text_.size() + bytes.size() > limit_) return too_large(limit_);
-  text_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  return Status::Ok();
 }
 
 }  // namespace meshcache::agent::cache

@@ -16,6 +16,8 @@ namespace meshcache::agent::cache {
 // too_large when the declared Content-Length is over `limit`: checked in on_request, so an
 // `Expect: 100-continue` client gets 413 instead of 100 and never sends the body.
 Status check_declared_length(const http::Request& request, uint64_t limit);
+// Code::too_large naming the bound.
+Status too_large(uint64_t limit);
 
 class ArtifactPut {
  public:
@@ -38,16 +40,5 @@ class ArtifactPut {
 // Stores a small body already in memory (keyvalue documents, upload state) in one go.
 Result<storage::Manifest> write_small(storage::Store& store, const storage::ArtifactRef& ref,
                                       storage::WriteOptions options, std::string_view body);
-
-class BodyBuffer {
- public:
-  Status begin(const http::Request& request, uint64_t limit);
-  Status append(std::span<const uint8_t> bytes);
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-  uint64_t limit_ = 0;
-};
 
 }  // namespace meshcache::agent::cache

@@ -14,6 +14,7 @@
 
 #include "agent/cache/artifact_handler.h"
 #include "agent/cache/artifact_put.h"
+#include "agent/cache/json_body_handler.h"
 #include "agent/cache/key_rules.h"
 #include "agent/cache/surfaces.h"
 
@@ -203,9 +204,10 @@ class PartHandler final : public CacheHandler {
 
 // POST /api/cache/module/complete?upload_id {"parts":[..], "checksum_sha256"?}: assembles the
 // parts in ascending order into one artifact, streaming chunk by chunk through one Writer.
-class CompleteHandler final : public CacheHandler {
+class CompleteHandler final : public JsonBodyHandler {
  public:
-  using CacheHandler::CacheHandler;
+  explicit CompleteHandler(const CacheContext& ctx)
+      : JsonBodyHandler(ctx, route::module_upload, kMaxCompleteBytes) {}
 
  private:
   void start(http::Exchange& ex) override {
@@ -215,18 +217,11 @@ class CompleteHandler final : public CacheHandler {
       return;
     }
     upload_ = std::move(upload.value());
-    if (!authorize(ex, upload_.ns, true)) return;
-    Status begun = body_.begin(ex.request(), kMaxCompleteBytes);
-    if (!begun.ok()) respond_status(ex, begun);
-  }
-
-  void body(http::Exchange& ex, std::span<const uint8_t> bytes) override {
-    Status appended = body_.append(bytes);
-    if (!appended.ok()) respond_status(ex, appended);
+    if (authorize(ex, upload_.ns, true)) (void)accept_body(ex);
   }
 
   void complete(http::Exchange& ex) override {
-    nlohmann::json doc = nlohmann::json::parse(body_.text(), nullptr, false);
+    nlohmann::json doc = document();
     std::vector<int64_t> parts;
     std::optional<std::string> checksum;
     if (!parse_request(doc, parts, checksum)) {
@@ -326,7 +321,6 @@ class CompleteHandler final : public CacheHandler {
   }
 
   Upload upload_;
-  BodyBuffer body_;
 };
 
 }  // namespace
@@ -336,7 +330,7 @@ HandlerPtr route_module(const CacheContext& ctx, const http::Request& request,
   if (request.method == "POST") {
     if (rest == "start") return std::make_unique<StartHandler>(ctx, route::module_upload);
     if (rest == "part") return std::make_unique<PartHandler>(ctx, route::module_upload);
-    if (rest == "complete") return std::make_unique<CompleteHandler>(ctx, route::module_upload);
+    if (rest == "complete") return std::make_unique<CompleteHandler>(ctx);
     return make_error_handler(ctx, route::module, 405, "method_not_allowed", {}, "GET, HEAD");
   }
   if (rest.empty() || rest.find('/') != std::string_view::npos) {

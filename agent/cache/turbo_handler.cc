@@ -5,6 +5,7 @@
 
 #include "agent/cache/artifact_handler.h"
 #include "agent/cache/artifact_put.h"
+#include "agent/cache/json_body_handler.h"
 #include "agent/cache/key_rules.h"
 #include "agent/cache/surfaces.h"
 
@@ -53,10 +54,10 @@ class StatusHandler final : public CacheHandler {
 
 // POST /v8/artifacts/events: hit/miss analytics. Validated and acknowledged; the node's own
 // hit/miss counters already cover what they report.
-class EventsHandler final : public CacheHandler {
+class EventsHandler final : public JsonBodyHandler {
  public:
   EventsHandler(const CacheContext& ctx, std::string ns)
-      : CacheHandler(ctx, route::turbo_events), ns_(std::move(ns)) {}
+      : JsonBodyHandler(ctx, route::turbo_events, kMaxEventsBytes), ns_(std::move(ns)) {}
 
  private:
   void start(http::Exchange& ex) override {
@@ -64,18 +65,11 @@ class EventsHandler final : public CacheHandler {
       respond_method_not_allowed(ex, "POST");
       return;
     }
-    if (!authorize(ex, ns_, false)) return;
-    Status begun = body_.begin(ex.request(), kMaxEventsBytes);
-    if (!begun.ok()) respond_status(ex, begun);
-  }
-
-  void body(http::Exchange& ex, std::span<const uint8_t> bytes) override {
-    Status appended = body_.append(bytes);
-    if (!appended.ok()) respond_status(ex, appended);
+    if (authorize(ex, ns_, false)) (void)accept_body(ex);
   }
 
   void complete(http::Exchange& ex) override {
-    nlohmann::json events = nlohmann::json::parse(body_.text(), nullptr, false);
+    nlohmann::json events = document();
     if (events.is_discarded() || !events.is_array()) {
       respond_error(ex, 400, "bad_request", "events must be a JSON array");
       return;
@@ -84,7 +78,6 @@ class EventsHandler final : public CacheHandler {
   }
 
   std::string ns_;
-  BodyBuffer body_;
 };
 
 }  // namespace

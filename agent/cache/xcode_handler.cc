@@ -7,6 +7,7 @@
 
 #include "agent/cache/artifact_handler.h"
 #include "agent/cache/artifact_put.h"
+#include "agent/cache/json_body_handler.h"
 #include "agent/cache/key_rules.h"
 #include "agent/cache/surfaces.h"
 
@@ -37,25 +38,18 @@ std::string keyvalue_key(std::string_view cas_id) { return fmt::format("action_c
 
 // PUT /api/cache/keyvalue {cas_id, entries:[{value}]}: small, so buffered, validated, then
 // re-serialised in Kura's stored form so that peers serve identical bytes.
-class KeyValuePut final : public CacheHandler {
+class KeyValuePut final : public JsonBodyHandler {
  public:
   KeyValuePut(const CacheContext& ctx, std::string ns)
-      : CacheHandler(ctx, route::xcode_keyvalue), ns_(std::move(ns)) {}
+      : JsonBodyHandler(ctx, route::xcode_keyvalue, kMaxKeyValueBytes), ns_(std::move(ns)) {}
 
  private:
   void start(http::Exchange& ex) override {
-    if (!authorize(ex, ns_, true)) return;
-    Status begun = body_.begin(ex.request(), kMaxKeyValueBytes);
-    if (!begun.ok()) respond_status(ex, begun);
-  }
-
-  void body(http::Exchange& ex, std::span<const uint8_t> bytes) override {
-    Status appended = body_.append(bytes);
-    if (!appended.ok()) respond_status(ex, appended);
+    if (authorize(ex, ns_, true)) (void)accept_body(ex);
   }
 
   void complete(http::Exchange& ex) override {
-    nlohmann::json doc = nlohmann::json::parse(body_.text(), nullptr, false);
+    nlohmann::json doc = document();
     const nlohmann::json* cas_id = nullptr;
     const nlohmann::json* entries = nullptr;
     if (doc.is_object()) {
@@ -95,7 +89,6 @@ class KeyValuePut final : public CacheHandler {
   }
 
   std::string ns_;
-  BodyBuffer body_;
 };
 
 }  // namespace
