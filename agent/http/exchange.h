@@ -2,8 +2,10 @@
 // Everything here runs on the I/O loop thread that owns the connection.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -67,6 +69,20 @@ class BodySource {
   virtual Result<size_t> pull(evbuffer* out, size_t max_bytes) = 0;
 };
 
+// Runs code on the I/O loop that owns an exchange. Handlers use it to answer later: work done
+// on another thread (a control-plane call) posts its result back here. A posted task runs on
+// the loop thread even if the exchange has gone meanwhile, so it must check its own liveness
+// (a weak_ptr the handler owns); tasks still queued when the server stops are dropped.
+class LoopExecutor {
+ public:
+  virtual void post(std::function<void()> task) = 0;  // any thread
+  // Loop thread only: runs `task` on this loop after `delay`.
+  virtual void post_after(std::chrono::milliseconds delay, std::function<void()> task) = 0;
+
+ protected:
+  ~LoopExecutor() = default;
+};
+
 class Exchange;
 
 // What a router returns for one request. The session calls, in order:
@@ -93,6 +109,12 @@ class Exchange {
   // For HEAD, pass the real content_length and a null body.
   virtual void respond(Response response, std::unique_ptr<BodySource> body = nullptr) = 0;
   virtual bool responded() const = 0;
+  // Hold back (true) or release (false) the request body: the peer is stopped by flow control
+  // (h2: the window is not reopened) or by not reading (h1), and no `100 Continue` is sent.
+  // on_body may still deliver what was already in flight (at most the stream window or one
+  // read), so a handler that pauses buffers that much. Responding releases the pause.
+  virtual void pause_body(bool paused) = 0;
+  virtual LoopExecutor& executor() = 0;
 };
 
 class Router {

@@ -47,8 +47,16 @@ class Http1Session::Exchange1 final : public Exchange {
     response_ = std::move(response);
     body_ = std::move(body);
     continue_pending_ = false;  // an answer before the body means no 100
+    paused_ = false;
     session_.answered(*this);
   }
+  void pause_body(bool paused) override {
+    if (paused_ == paused || response_) return;
+    paused_ = paused;
+    // The parser stopped at the pause; the connection feeds what waited once it is resumed.
+    if (!paused) session_.request_resume();
+  }
+  LoopExecutor& executor() override { return session_.env_.executor; }
 
   Http1Session& session_;
   Request request_;
@@ -66,6 +74,7 @@ class Http1Session::Exchange1 final : public Exchange {
   bool continue_sent_ = false;
   bool head_written_ = false;
   bool finished_ = false;  // the response is fully written
+  bool paused_ = false;    // the handler holds the body back (pause_body)
 };
 
 Http1Session::Http1Session(const SessionEnv& env, SessionHost& host, evbuffer* output,
@@ -81,7 +90,7 @@ Http1Session::~Http1Session() = default;
 void Http1Session::on_input(evbuffer* in) {
   Busy busy(*this);
   now_ = Clock::now();
-  while (reading_) {
+  while (reading_ && !body_paused()) {
     bool between_requests = !parser_.in_head() && !parser_.in_body();
     if (between_requests && queue_.size() >= env_.limits.max_pipelined) break;
     evbuffer_iovec v;
@@ -175,7 +184,7 @@ bool Http1Session::on_head(Request&& request, bool keep_alive) {
   if (!ex.responded() && ex.request_.has_body && ex.request_.expect_continue) {
     ex.continue_pending_ = true;
   }
-  return reading_;
+  return reading_ && !ex.paused_;
 }
 
 bool Http1Session::on_body(std::span<const uint8_t> bytes) {
@@ -184,7 +193,7 @@ bool Http1Session::on_body(std::span<const uint8_t> bytes) {
   ex->body_received_ += bytes.size();
   ex->continue_pending_ = false;  // the client sent the body without waiting for 100
   if (!ex->responded() && ex->handler_) ex->handler_->on_body(*ex, bytes);
-  return reading_;
+  return reading_ && !ex->paused_;
 }
 
 void Http1Session::on_message_end() {
@@ -243,7 +252,7 @@ void Http1Session::fail_stream(int status) {
 void Http1Session::pump() {
   while (!queue_.empty() && !want_close_) {
     Exchange1& ex = *queue_.front();
-    if (ex.continue_pending_) {
+    if (ex.continue_pending_ && !ex.paused_) {
       evbuffer_add(out_, kContinue.data(), kContinue.size());
       ex.continue_pending_ = false;
       ex.continue_sent_ = true;
@@ -314,6 +323,8 @@ bool Http1Session::write_body(Exchange1& ex) {
   return true;
 }
 
+bool Http1Session::body_paused() const { return receiving_ != nullptr && receiving_->paused_; }
+
 void Http1Session::abort_connection() {
   reading_ = false;
   want_close_ = true;
@@ -331,7 +342,7 @@ void Http1Session::update() {
   bool in_head = parser_.in_head();
   bool in_body = parser_.in_body();
   bool pipeline_full = !in_head && !in_body && queue_.size() >= env_.limits.max_pipelined;
-  want_read_ = reading_ && !pipeline_full;
+  want_read_ = reading_ && !pipeline_full && !body_paused();
   if (!want_read_) {
     deadline_ = Clock::time_point::max();  // slow readers meet the connection's write timeout
   } else if (in_head) {

@@ -36,6 +36,7 @@ class Http1Session final : public Session, private Http1Parser::Events {
   void write_head(Exchange1& ex);
   bool write_body(Exchange1& ex);
   void abort_connection();
+  bool body_paused() const;
   void update();
 
   Http1Parser parser_;

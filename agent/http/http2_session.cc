@@ -53,8 +53,19 @@ class Http2Session::Stream final : public Exchange {
       return;
     }
     responded_ = true;
+    pause_body(false);
     session_.submit(*this, std::move(response), std::move(body));
   }
+  void pause_body(bool paused) override {
+    if (paused_ == paused) return;
+    paused_ = paused;
+    if (paused || withheld_ == 0) return;
+    // Reopen the window for what arrived meanwhile; the WINDOW_UPDATE goes out on resume.
+    nghttp2_session_consume(session_.session_.get(), id_, withheld_);
+    withheld_ = 0;
+    session_.request_resume();
+  }
+  LoopExecutor& executor() override { return session_.env_.executor; }
 
   Http2Session& session_;
   const int32_t id_;
@@ -68,6 +79,8 @@ class Http2Session::Stream final : public Exchange {
   bool responded_ = false;
   bool finished_ = false;  // END_STREAM sent
   uint64_t body_received_ = 0;
+  bool paused_ = false;  // the handler holds the body back: its window stays closed
+  size_t withheld_ = 0;  // body bytes received but not yet given back to the window
   std::unique_ptr<BodySource> body_;
   uint64_t body_left_ = 0;
   EvbufferPtr staged_;  // pulled body bytes waiting for their DATA frame
@@ -308,8 +321,13 @@ int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t strea
       st->handler_->on_body(*st, {data, len});
     }
   }
-  // The handler took the bytes (synchronously in this version): open the window again.
-  nghttp2_session_consume(session, stream_id, len);
+  // The handler took the bytes: open the window again, unless it holds the body back.
+  Stream* st = s.find(stream_id);
+  if (st != nullptr && st->paused_) {
+    st->withheld_ += len;
+  } else {
+    nghttp2_session_consume(session, stream_id, len);
+  }
   return 0;
 }
 
@@ -327,13 +345,15 @@ int Http2Session::on_frame_send(nghttp2_session* session, const nghttp2_frame* f
   return 0;
 }
 
-int Http2Session::on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t,
+int Http2Session::on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t,
                                   void* user) noexcept {
   auto& s = self(user);
   auto it = s.streams_.find(stream_id);
   if (it == s.streams_.end()) return 0;
   std::unique_ptr<Stream> st = std::move(it->second);
   s.streams_.erase(it);
+  // Bytes a paused stream held back still count against the connection's window.
+  if (st->withheld_ > 0) nghttp2_session_consume_connection(session, st->withheld_);
   if (st->request_.has_body && !st->request_done_ && st->handler_ != nullptr) {
     --s.receiving_bodies_;
   }

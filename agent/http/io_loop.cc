@@ -50,7 +50,7 @@ void ServerShared::connection_closed() {
 
 IoLoop::IoLoop(ServerShared& shared)
     : shared_(shared),
-      env_{*shared.router, shared.limits, shared.counters, ids_},
+      env_{*shared.router, shared.limits, shared.counters, ids_, *this},
       base_(event_base_new()) {
   if (!base_) throw std::runtime_error("cannot create an event loop");
   tasks_event_.reset(event_new(base_.get(), -1, 0, on_tasks, this));
@@ -60,7 +60,8 @@ IoLoop::IoLoop(ServerShared& shared)
 
 IoLoop::~IoLoop() {
   stop();
-  // Connections and listeners go before the events and the base they live on.
+  // Connections, timers and listeners go before the events and the base they live on.
+  delayed_.clear();
   dead_.clear();
   connections_.clear();
   listeners_.clear();
@@ -91,6 +92,34 @@ void IoLoop::post(std::function<void()> task) {
     tasks_.push_back(std::move(task));
   }
   event_active(tasks_event_.get(), 0, 0);
+}
+
+void IoLoop::post_after(std::chrono::milliseconds delay, std::function<void()> task) {
+  auto owned = std::make_unique<Delayed>();
+  Delayed* d = owned.get();
+  d->loop = this;
+  d->task = std::move(task);
+  d->timer.reset(evtimer_new(base_.get(), on_delayed, d));
+  if (!d->timer) {
+    spdlog::error("cannot create a timer; running a delayed task now");
+    d->task();
+    return;
+  }
+  auto ms = delay.count() < 0 ? 0 : delay.count();
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  evtimer_add(d->timer.get(), &tv);
+  delayed_.emplace(d, std::move(owned));
+}
+
+void IoLoop::on_delayed(evutil_socket_t, short, void* arg) noexcept {
+  auto* d = static_cast<Delayed*>(arg);
+  IoLoop& loop = *d->loop;
+  auto it = loop.delayed_.find(d);
+  if (it == loop.delayed_.end()) return;
+  // Own it until the task has run: the task may post more delayed work (rehashing the map).
+  std::unique_ptr<Delayed> owned = std::move(it->second);
+  loop.delayed_.erase(it);
+  owned->task();
 }
 
 void IoLoop::on_tasks(evutil_socket_t, short, void* arg) noexcept {
@@ -143,6 +172,7 @@ void IoLoop::begin_drain() {
 
 void IoLoop::close_all() {
   listeners_.clear();
+  delayed_.clear();
   // Runs from a posted task, never inside a connection's callback: freeing now is safe.
   connections_.clear();
   dead_.clear();

@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -42,7 +43,7 @@ struct ServerShared {
   void connection_closed();
 };
 
-class IoLoop {
+class IoLoop final : public LoopExecutor {
  public:
   explicit IoLoop(ServerShared& shared);
   ~IoLoop();
@@ -56,7 +57,9 @@ class IoLoop {
   // Any thread but the loop's: closes everything on the loop, stops it and joins the thread.
   void stop();
   // Any thread: runs `task` on the loop thread soon.
-  void post(std::function<void()> task);
+  void post(std::function<void()> task) override;
+  // Loop thread: runs `task` after `delay`; dropped when the loop stops first.
+  void post_after(std::chrono::milliseconds delay, std::function<void()> task) override;
 
   // Loop thread.
   void accept(evutil_socket_t fd, const sockaddr* addr, SSL_CTX* tls);
@@ -74,6 +77,13 @@ class IoLoop {
   };
   static void on_tasks(evutil_socket_t, short, void* arg) noexcept;
   static void on_reap(evutil_socket_t, short, void* arg) noexcept;
+  static void on_delayed(evutil_socket_t, short, void* arg) noexcept;
+
+  struct Delayed {
+    IoLoop* loop = nullptr;
+    EventPtr timer;
+    std::function<void()> task;
+  };
 
   ServerShared& shared_;
   RequestIds ids_;
@@ -86,6 +96,7 @@ class IoLoop {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> dead_;
+  std::unordered_map<Delayed*, std::unique_ptr<Delayed>> delayed_;
   bool draining_ = false;
   std::thread thread_;
 };

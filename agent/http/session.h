@@ -40,6 +40,7 @@ struct SessionEnv {
   const Limits& limits;
   ServerCounters& counters;
   RequestIds& ids;
+  LoopExecutor& executor;
 };
 
 // The connection side of a session. A session calls wake() when something changed outside

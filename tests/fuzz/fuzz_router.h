@@ -22,6 +22,13 @@ class FuzzRouter final : public Router {
   std::set<Exchange*> held;
 };
 
+// The fuzzed handlers answer synchronously; anything posted is dropped.
+class NullExecutor final : public LoopExecutor {
+ public:
+  void post(std::function<void()>) override {}
+  void post_after(std::chrono::milliseconds, std::function<void()>) override {}
+};
+
 class NullHost final : public SessionHost {
  public:
   void wake() override { ++wakes; }
@@ -35,7 +42,8 @@ struct FuzzEnv {
   ServerCounters counters;
   RequestIds ids;
   FuzzRouter router;
-  SessionEnv env{router, limits, counters, ids};
+  NullExecutor executor;
+  SessionEnv env{router, limits, counters, ids, executor};
   NullHost host;
   EvbufferPtr in{evbuffer_new()};
   EvbufferPtr out{evbuffer_new()};

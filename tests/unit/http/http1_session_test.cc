@@ -408,3 +408,41 @@ TEST_CASE("h1: path and query are split and decoded") {
 }
 
 }  // namespace meshcache::http::test
+
+namespace meshcache::http::test {
+
+TEST_CASE("h1: a paused body is not read until released, then the exchange completes") {
+  H1 h;
+  std::string body(10000, 'q');
+  auto rs = h.send("PUT /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 10000\r\n\r\n" + body);
+  CHECK(rs.empty());
+  CHECK_FALSE(h.session.want_read());
+  // The parser stopped at the head: the body is still waiting in the input.
+  CHECK(evbuffer_get_length(h.t.in.get()) >= body.size());
+  int wakes = h.t.host.wakes;
+  REQUIRE(h.t.router->release_held());
+  CHECK(h.t.host.wakes == wakes + 1);
+  h.session.resume();
+  CHECK(h.session.want_read());
+  h.session.on_input(h.t.in.get());  // what the connection does once reading is wanted again
+  auto done = parse_responses(drain_buffer(h.t.out.get()), {});
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].status == 200);
+  CHECK(done[0].body == body);
+}
+
+TEST_CASE("h1: no 100 Continue while the body is paused") {
+  H1 h;
+  auto rs =
+      h.send("PUT /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  CHECK(h.t.out.get() != nullptr);
+  CHECK(drain_buffer(h.t.out.get()).empty());
+  REQUIRE(h.t.router->release_held());
+  h.session.resume();
+  CHECK(drain_buffer(h.t.out.get()).find("100 Continue") != std::string::npos);
+  rs = h.send("abc");
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].body == "abc");
+}
+
+}  // namespace meshcache::http::test

@@ -439,3 +439,45 @@ TEST_CASE("h2: destroying the session aborts the streams in flight") {
 }
 
 }  // namespace meshcache::http::test
+
+namespace meshcache::http::test {
+
+TEST_CASE("h2: a paused body stops at the stream window and flows in full once released") {
+  H2 h;
+  std::string body(600 * 1024, 'p');
+  for (size_t i = 0; i < body.size(); i += 5) body[i] = static_cast<char>('a' + i % 26);
+  int32_t id = h.client.request("PUT", "/hold", {}, body);
+  h.pump();
+  // Held: no more than the initial stream window (256 KiB) may have arrived, and no answer.
+  size_t received = 0;
+  for (const auto& e : h.t.router->events) {
+    if (e.rfind("body ", 0) == 0) received += std::stoul(e.substr(5));
+  }
+  CHECK(received <= 256 * 1024);
+  CHECK(h.client.replies[id].status == 0);
+  int wakes = h.t.host.wakes;
+  REQUIRE(h.t.router->release_held());
+  CHECK(h.t.host.wakes == wakes + 1);
+  h.session.resume();  // what the connection does on wake(): the WINDOW_UPDATE goes out
+  h.pump();
+  Reply& r = h.client.replies[id];
+  CHECK(r.status == 200);
+  CHECK(r.body == body);
+}
+
+TEST_CASE("h2: a stream reset while paused gives its held bytes back to the connection window") {
+  H2 h;
+  int32_t a = h.client.request("PUT", "/hold", {}, std::string(200 * 1024, 'x'));
+  h.pump();
+  nghttp2_submit_rst_stream(h.client.session(), NGHTTP2_FLAG_NONE, a, NGHTTP2_CANCEL);
+  h.pump();
+  CHECK(h.t.router->held.empty());
+  // Five more 200 KiB uploads only fit through a 1 MiB connection window if nothing leaked.
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(h.client.request("POST", "/echo", {}, std::string(200 * 1024, 'y')));
+  h.pump();
+  for (int32_t id : ids) CHECK(h.client.replies[id].body.size() == 200 * 1024);
+}
+
+}  // namespace meshcache::http::test

@@ -49,11 +49,29 @@ class HelloHandler final : public RecordingHandler {
   }
 };
 
-class EchoHandler final : public RecordingHandler {
+class EchoHandler : public RecordingHandler {
+ public:
   using RecordingHandler::RecordingHandler;
+
+ protected:
   void answer_on_complete(Exchange& ex) override {
     ex.respond(ok_response(body_.size()), std::make_unique<StringBody>(body_));
   }
+};
+
+// An echo that holds its body back until the test releases it (like an auth lookup).
+class HoldHandler final : public EchoHandler {
+ public:
+  using EchoHandler::EchoHandler;
+  ~HoldHandler() override { std::erase(router_.held, exchange_); }
+
+ private:
+  void answer_on_request(Exchange& ex) override {
+    exchange_ = &ex;
+    ex.pause_body(true);
+    router_.held.push_back(&ex);
+  }
+  Exchange* exchange_ = nullptr;
 };
 
 class StatusHandler final : public RecordingHandler {
@@ -126,7 +144,16 @@ std::unique_ptr<Handler> TestRouter::route(const Request& request) {
   if (p == "/big") return std::make_unique<BigHandler>(*this, p);
   if (p == "/fail") return std::make_unique<FailHandler>(*this, p);
   if (p == "/later") return std::make_unique<LaterHandler>(*this, p);
+  if (p == "/hold") return std::make_unique<HoldHandler>(*this, p);
   return std::make_unique<StatusHandler>(*this, p, 404);
+}
+
+bool TestRouter::release_held() {
+  if (held.empty()) return false;
+  Exchange* ex = held.front();
+  held.erase(held.begin());
+  ex->pause_body(false);
+  return true;
 }
 
 bool TestRouter::answer_later() {

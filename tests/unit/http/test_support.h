@@ -51,17 +51,36 @@ class PatternBody final : public BodySource {
 //   /big?size=N       200 with N pattern bytes (pieces of 16 KiB)
 //   /fail             a body source that errors after the head
 //   /later            answers only when answer_later() is called (an async answer)
+//   /hold             an echo that pauses its body in on_request until release_held()
 //   anything else     404 from on_request
 class TestRouter final : public Router {
  public:
   std::unique_ptr<Handler> route(const Request& request) override;
   // Answers the oldest /later exchange with 200 "later".
   bool answer_later();
+  // Releases the oldest held /hold exchange's body.
+  bool release_held();
 
   std::vector<std::string> events;  // "request GET /echo", "body 5", "complete /echo", "abort /x"
   std::vector<Request> requests;
   std::vector<Exchange*> later;
+  std::vector<Exchange*> held;
   int pulls = 0;
+};
+
+// Runs posted tasks when the test says so (run_all), like a loop turn.
+class TestExecutor final : public LoopExecutor {
+ public:
+  void post(std::function<void()> task) override { tasks.push_back(std::move(task)); }
+  void post_after(std::chrono::milliseconds, std::function<void()> task) override {
+    tasks.push_back(std::move(task));
+  }
+  void run_all() {
+    auto now = std::move(tasks);
+    tasks.clear();
+    for (auto& t : now) t();
+  }
+  std::vector<std::function<void()>> tasks;
 };
 
 class TestHost final : public SessionHost {
@@ -77,7 +96,8 @@ struct TestEnv {
   ServerCounters counters;
   RequestIds ids;
   std::shared_ptr<TestRouter> router = std::make_shared<TestRouter>();
-  SessionEnv env{*router, limits, counters, ids};
+  TestExecutor executor;
+  SessionEnv env{*router, limits, counters, ids, executor};
   TestHost host;
   EvbufferPtr out{evbuffer_new()};
   EvbufferPtr in{evbuffer_new()};
