@@ -53,6 +53,15 @@ std::string outbox(std::string_view target, uint64_t seq) {
   return key;
 }
 
+std::string record(std::string_view space, std::string_view key) {
+  std::string out;
+  out.reserve(space.size() + 1 + key.size());
+  out.append(space);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
 FixedKey<40> outbox_value(const Digest& id, int64_t version_ms) {
   FixedKey<40> value;
   std::memcpy(value.bytes.data(), id.data(), id.size());

@@ -56,6 +56,10 @@ std::optional<AccessRow> parse_access(rocksdb::Slice key);
 std::string outbox(std::string_view target, uint64_t seq);
 FixedKey<40> outbox_value(const Digest& id, int64_t version_ms);
 
+// records: (space \0 key) → value. Spaces never contain \0, so each space's rows are
+// contiguous and ordered by key.
+std::string record(std::string_view space, std::string_view key);
+
 // meta: pending-write markers, one per uncommitted body that has chunks on disk.
 inline constexpr std::string_view kPendingPrefix = "pending/";
 FixedKey<kPendingPrefix.size() + 40> pending(const Digest& id, int64_t version_ms);

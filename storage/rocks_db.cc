@@ -17,9 +17,10 @@ namespace {
 
 constexpr size_t kMiB = 1024 * 1024;
 
-// Names in Cf order.
-constexpr const char* kCfNames[] = {"manifests", "tombstones", "chunks",
-                                    "outbox",    "access",     "meta"};
+// Names in Cf order. A family added later (records) is created when an older store opens,
+// thanks to create_missing_column_families.
+constexpr const char* kCfNames[] = {"manifests", "tombstones", "chunks", "outbox",
+                                    "access",    "meta",       "records"};
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::count));
 
 // The node's RSS target is 128 MiB under load: a 32 MiB shared block cache, an 8 MiB blob

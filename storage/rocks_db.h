@@ -16,7 +16,7 @@
 
 namespace meshcache::storage {
 
-enum class Cf { manifests, tombstones, chunks, outbox, access, meta, count };
+enum class Cf { manifests, tombstones, chunks, outbox, access, meta, records, count };
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what);
 

@@ -1,5 +1,6 @@
 // rocks_store.cc: the Store on RocksDB: open and recovery, lookups, reads, the commit of writes,
-// removal and stats (any thread; per-artifact steps serialize on striped locks, reads take none).
+// removal, records and stats (any thread; per-artifact steps serialize on striped locks, reads
+// take none).
 #include "storage/rocks_store.h"
 
 #include <algorithm>
@@ -318,6 +319,60 @@ Status RocksStore::remove(const ArtifactRef& ref) {
   if (!s.ok()) return from_rocks(s, "removing an artifact");
   counters_.apply(delta);
   return Status::Ok();
+}
+
+namespace {
+
+Status check_space(std::string_view space) {
+  if (space.empty() || space.find('\0') != std::string_view::npos)
+    return Status(Code::invalid_argument, "record space is empty or contains NUL");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RocksStore::put_records(std::string_view space, std::span<const Record> records) {
+  if (Status s = check_space(space); !s.ok()) return s;
+  if (records.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : records)
+    (void)batch.Put(db_->cf(Cf::records), keys::record(space, key), value);
+  auto s = db_->db()->Write(commit_options_, &batch);
+  return s.ok() ? Status::Ok() : from_rocks(s, "writing records");
+}
+
+Result<std::vector<Store::Record>> RocksStore::scan_records(std::string_view space, size_t limit,
+                                                            std::string_view after) {
+  if (Status s = check_space(space); !s.ok()) return s;
+  std::vector<Record> out;
+  if (limit == 0) return out;
+  const std::string prefix = keys::record(space, {});
+  // The bound keeps RocksDB from stepping into the next space (and over its tombstones).
+  std::string bound = prefix;
+  bound.back() = '\x01';
+  const rocksdb::Slice upper(bound);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, db_->cf(Cf::records)));
+  const std::string start = keys::record(space, after);
+  it->Seek(start);
+  if (!after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    out.emplace_back(key.ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), "reading records");
+  return out;
+}
+
+Status RocksStore::delete_records(std::string_view space, std::span<const std::string> keys) {
+  if (Status s = check_space(space); !s.ok()) return s;
+  if (keys.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const auto& key : keys) (void)batch.Delete(db_->cf(Cf::records), keys::record(space, key));
+  auto s = db_->db()->Write(commit_options_, &batch);
+  return s.ok() ? Status::Ok() : from_rocks(s, "deleting records");
 }
 
 StoreStats RocksStore::stats() const {

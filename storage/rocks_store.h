@@ -1,5 +1,6 @@
-// rocks_store.h: the Store on RocksDB: lookups, reads, writes' commit and discard, removal and
-// stats (any thread; RocksDB is thread-safe, per-artifact steps serialize on striped locks).
+// rocks_store.h: the Store on RocksDB: lookups, reads, writes' commit and discard, removal,
+// records and stats (any thread; RocksDB is thread-safe, per-artifact steps serialize on striped
+// locks).
 #pragma once
 
 #include <algorithm>
@@ -43,6 +44,10 @@ class RocksStore final : public Store {
   Result<std::unique_ptr<Writer>> begin_write(const ArtifactRef& ref,
                                               WriteOptions options) override;
   Status remove(const ArtifactRef& ref) override;
+  Status put_records(std::string_view space, std::span<const Record> records) override;
+  Result<std::vector<Record>> scan_records(std::string_view space, size_t limit,
+                                           std::string_view after) override;
+  Status delete_records(std::string_view space, std::span<const std::string> keys) override;
   StoreStats stats() const override;
   const StoreOptions& options() const override { return options_; }
 

@@ -10,6 +10,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/status.h"
@@ -128,6 +130,17 @@ class Store {
   virtual Result<std::unique_ptr<Writer>> begin_write(const ArtifactRef& ref,
                                                       WriteOptions options) = 0;
   virtual Status remove(const ArtifactRef& ref) = 0;  // not_found if absent
+
+  // Small durable records the agent keeps beside the artifacts (closed usage windows waiting
+  // for delivery), in their own column family. `space` names a record kind; keys sort
+  // bytewise within it. A put is one atomic batch, synced when fsync is on.
+  using Record = std::pair<std::string, std::string>;  // key, value
+  virtual Status put_records(std::string_view space, std::span<const Record> records) = 0;
+  // Up to `limit` records of `space` in key order, starting after `after` (exclusive; "" =
+  // from the first).
+  virtual Result<std::vector<Record>> scan_records(std::string_view space, size_t limit,
+                                                   std::string_view after = {}) = 0;
+  virtual Status delete_records(std::string_view space, std::span<const std::string> keys) = 0;
 
   virtual StoreStats stats() const = 0;
   virtual const StoreOptions& options() const = 0;
