@@ -1,0 +1,26 @@
+// backoff.h: capped exponential retry delays with full jitter (used on the CpTransport thread;
+// one instance per retried call, not shared between threads).
+#pragma once
+
+#include <chrono>
+#include <random>
+
+namespace meshcache::agent::cp {
+
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap);
+
+  // The delay before the next try: uniform in [0, min(cap, base * 2^failures)], so that nodes
+  // that failed together do not retry together.
+  std::chrono::milliseconds next();
+  void reset() { failures_ = 0; }
+
+ private:
+  std::chrono::milliseconds base_;
+  std::chrono::milliseconds cap_;
+  int failures_ = 0;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace meshcache::agent::cp
