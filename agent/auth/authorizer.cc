@@ -1,6 +1,6 @@
-// authorizer.cc: client auth modes `none` and `tokens`. make() runs on the main thread at
-// startup (and throws on a bad tokens file); check() runs on the I/O loop threads, reads only
-// the immutable token table, and keeps no per-token cache.
+// authorizer.cc: client auth modes `none` and `tokens`, and make() for all three. make() runs on
+// the main thread at startup (and throws on a bad tokens file); check() runs on the I/O loop
+// threads, reads only the immutable token table, and keeps no per-token cache.
 //
 // Tokens file (MESHCACHE_AUTH_TOKENS_FILE), JSON:
 //   {"tokens": [
@@ -14,30 +14,30 @@
 #include "agent/auth/authorizer.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+
+#include "agent/auth/control_plane_authorizer.h"
+#include "agent/auth/credentials.h"
 
 namespace meshcache::agent {
 namespace {
 
 using Digest = std::array<uint8_t, SHA256_DIGEST_LENGTH>;
 
-// Longer credentials are refused before any decoding or hashing.
-constexpr size_t kMaxCredentialBytes = 4096;
-
 class AllowAll final : public Authorizer {
  public:
-  AuthDecision check(const http::Request&, std::string_view, std::string_view, bool) override {
+  AuthDecision check(const http::Request&, RequestCredential&, std::string_view, std::string_view,
+                     bool) override {
     return {};
   }
   std::string_view mode() const override { return "none"; }
@@ -59,60 +59,6 @@ struct TokenEntry {
   Grants write;
 };
 
-bool iprefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-// Base64 in either alphabet, padded or not (Bazel sends base64url). Decoding is OpenSSL's;
-// only the alphabet mapping and the padding are fixed up here.
-std::optional<std::string> decode_base64(std::string_view in) {
-  std::string text(in);
-  for (char& c : text) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  if (text.size() % 4 == 1) return std::nullopt;
-  size_t padding = (4 - text.size() % 4) % 4;
-  text.append(padding, '=');
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) < padding) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - padding);  // EVP_DecodeBlock counts padding as zero bytes
-  return out;
-}
-
-// The token a request presents, or nullopt.
-std::optional<std::string> presented_token(const http::Request& request) {
-  const std::string* header = request.header("authorization");
-  if (header == nullptr || header->size() > kMaxCredentialBytes) return std::nullopt;
-  std::string_view value = *header;
-  if (iprefix(value, "bearer ")) {
-    value.remove_prefix(7);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-    if (value.empty()) return std::nullopt;
-    return std::string(value);
-  }
-  if (iprefix(value, "basic ")) {
-    value.remove_prefix(6);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-    std::optional<std::string> decoded = decode_base64(value);
-    if (!decoded) return std::nullopt;
-    size_t colon = decoded->find(':');
-    if (colon == std::string::npos || colon + 1 == decoded->size()) return std::nullopt;
-    return decoded->substr(colon + 1);
-  }
-  return std::nullopt;
-}
-
 std::optional<Digest> parse_hex_digest(const std::string& hex) {
   Digest digest{};
   size_t length = 0;
@@ -128,17 +74,16 @@ class TokenAuthorizer final : public Authorizer {
  public:
   explicit TokenAuthorizer(std::vector<TokenEntry> entries) : entries_(std::move(entries)) {}
 
-  AuthDecision check(const http::Request& request, std::string_view /*tenant*/, std::string_view ns,
-                     bool write) override {
-    std::optional<std::string> token = presented_token(request);
-    if (!token) return {401, "a bearer token or basic credentials are required"};
-    Digest digest{};
-    SHA256(reinterpret_cast<const unsigned char*>(token->data()), token->size(), digest.data());
-    OPENSSL_cleanse(token->data(), token->size());
+  AuthDecision check(const http::Request& request, RequestCredential& credential,
+                     std::string_view /*tenant*/, std::string_view ns, bool write) override {
+    read_credential(request, credential);
+    if (credential.state != RequestCredential::State::present) return {401, kCredentialRequired};
     // Every entry is compared, in constant time, so timing says nothing about which matched.
     const TokenEntry* match = nullptr;
     for (const TokenEntry& entry : entries_) {
-      if (CRYPTO_memcmp(entry.digest.data(), digest.data(), digest.size()) == 0) match = &entry;
+      if (CRYPTO_memcmp(entry.digest.data(), credential.sha256.data(), entry.digest.size()) == 0) {
+        match = &entry;
+      }
     }
     if (match == nullptr) return {401, "unknown token"};
     bool allowed = match->write.covers(ns) || (!write && match->read.covers(ns));
@@ -221,7 +166,7 @@ std::vector<TokenEntry> load_tokens(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<Authorizer> Authorizer::make(const Config& config) {
+std::unique_ptr<Authorizer> Authorizer::make(const Config& config, cp::Introspector* introspector) {
   switch (config.auth) {
     case AuthMode::none:
       return std::make_unique<AllowAll>();
@@ -230,10 +175,18 @@ std::unique_ptr<Authorizer> Authorizer::make(const Config& config) {
         throw std::runtime_error("MESHCACHE_AUTH=tokens needs MESHCACHE_AUTH_TOKENS_FILE");
       }
       return std::make_unique<TokenAuthorizer>(load_tokens(*config.auth_tokens_file));
-    case AuthMode::control_plane:
-      break;
+    case AuthMode::control_plane: {
+      if (introspector == nullptr) {
+        throw std::runtime_error(
+            "MESHCACHE_AUTH=control-plane needs the control-plane client: set "
+            "MESHCACHE_CONTROL_PLANE_URL, MESHCACHE_CONTROL_PLANE_CLIENT_ID and its secret");
+      }
+      AuthCacheOptions options;
+      options.allow_ttl = config.auth_cache_ttl;
+      return make_control_plane_authorizer(options, *introspector);
+    }
   }
-  throw std::runtime_error("MESHCACHE_AUTH=control-plane is not supported by this build yet");
+  throw std::logic_error("unknown auth mode");
 }
 
 }  // namespace meshcache::agent

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,7 +39,9 @@ inline constexpr std::string_view not_found = "not_found";
 }  // namespace route
 
 // The server's callbacks are wrapped so that a subclass sees nothing after it has answered
-// (a body that keeps arriving after an early 413 is simply dropped).
+// (a body that keeps arriving after an early 413 is simply dropped), and so that a request
+// whose token must first be checked with the control plane reaches start() only once the
+// answer is in: meanwhile the body is paused and what still arrives is held back.
 class CacheHandler : public http::Handler {
  public:
   CacheHandler(const CacheContext& ctx, std::string_view route);
@@ -71,15 +74,33 @@ class CacheHandler : public http::Handler {
   virtual void start(http::Exchange& ex) = 0;
   virtual void body(http::Exchange& ex, std::span<const uint8_t> bytes) {}
   virtual void complete(http::Exchange& ex) {}
+  // False for what answers without a client token and while the node enrolls (probes, fixed
+  // errors such as 404).
+  virtual bool serves_cache() const { return true; }
 
   const CacheContext& ctx_;
 
  private:
+  // A request waiting for the control plane's answer about its token.
+  struct AuthWait {
+    std::string body;  // bytes that arrived before the pause took hold
+    bool completed = false;
+  };
+
+  void wait_for_auth(http::Exchange& ex);
+  void resume_after_auth(http::Exchange& ex);
+
   std::string_view route_;
   std::string_view method_ = "OTHER";  // a static literal: still valid in on_abort
   std::chrono::steady_clock::time_point started_;
   uint64_t bytes_in_ = 0;
   bool answered_ = false;
+  // The namespace authorize() was asked about: the request's usage is counted under it.
+  std::optional<std::string> usage_ns_;
+  RequestCredential credential_;
+  // Set while waiting; the resume task holds a weak_ptr to it, so resetting it (abort,
+  // destruction) cancels the resume.
+  std::shared_ptr<AuthWait> auth_wait_;
 };
 
 // Answers every request with one fixed error (bad paths, unknown routes, wrong methods).

@@ -10,12 +10,13 @@
 #include "agent/config.h"
 #include "agent/http/exchange.h"
 #include "agent/metrics.h"
+#include "agent/usage/usage_reporter.h"
 #include "storage/store.h"
 
 namespace meshcache::agent {
 
 // What /ready reports; set by the node as it moves through its lifecycle.
-enum class NodeState { starting, serving, draining };
+enum class NodeState { starting, enrolling, serving, draining };
 
 struct CacheContext {
   const Config* config = nullptr;
@@ -24,6 +25,8 @@ struct CacheContext {
   Authorizer* auth = nullptr;
   // Reads the node's state for /ready (any thread).
   std::function<NodeState()> state;
+  // Usage for the control plane; null when there is none.
+  usage::UsageReporter* usage = nullptr;
 };
 
 std::shared_ptr<http::Router> make_cache_router(CacheContext ctx);

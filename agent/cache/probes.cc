@@ -26,13 +26,19 @@ class ProbeHandler final : public CacheHandler {
         respond_json(ex, 200, R"({"status":"up"})");
         return;
       case Probe::ready: {
-        NodeState state = ctx_.state ? ctx_.state() : NodeState::serving;
-        if (state == NodeState::serving) {
-          respond_json(ex, 200, R"({"status":"serving"})");
-        } else {
-          respond_json(ex, 503,
-                       state == NodeState::starting ? R"({"status":"starting"})"
-                                                    : R"({"status":"draining"})");
+        switch (ctx_.state ? ctx_.state() : NodeState::serving) {
+          case NodeState::serving:
+            respond_json(ex, 200, R"({"status":"serving"})");
+            return;
+          case NodeState::starting:
+            respond_json(ex, 503, R"({"status":"starting"})");
+            return;
+          case NodeState::enrolling:
+            respond_json(ex, 503, R"({"status":"enrolling"})");
+            return;
+          case NodeState::draining:
+            respond_json(ex, 503, R"({"status":"draining"})");
+            return;
         }
         return;
       }
@@ -47,6 +53,8 @@ class ProbeHandler final : public CacheHandler {
       }
     }
   }
+
+  bool serves_cache() const override { return false; }
 
   Probe probe_;
 };

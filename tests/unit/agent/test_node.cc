@@ -18,9 +18,11 @@ struct EvbufferFree {
   void operator()(evbuffer* b) const { evbuffer_free(b); }
 };
 
+}  // namespace
+
 class FakeExchange final : public http::Exchange {
  public:
-  explicit FakeExchange(http::Request request) : request_(std::move(request)) {}
+  FakeExchange(http::Request request, FakeLoop& loop) : request_(std::move(request)), loop_(loop) {}
 
   const http::Request& request() const override { return request_; }
   bool responded() const override { return reply_.status != 0; }
@@ -31,6 +33,7 @@ class FakeExchange final : public http::Exchange {
     reply_.headers = std::move(response.headers);
     reply_.content_length = response.content_length;
     reply_.has_body_source = body != nullptr;
+    paused_ = false;  // an answered exchange takes no more body, as the server does
     if (body == nullptr) return;
     // Pull like the server does: bounded pieces until the source says it is complete.
     std::unique_ptr<evbuffer, EvbufferFree> out(evbuffer_new());
@@ -47,13 +50,77 @@ class FakeExchange final : public http::Exchange {
     evbuffer_remove(out.get(), reply_.body.data(), n);
   }
 
+  void pause_body(bool paused) override {
+    if (!responded()) paused_ = paused;
+  }
+  http::LoopExecutor& executor() override { return loop_; }
+
   Reply reply_;
+  bool paused_ = false;
 
  private:
   http::Request request_;
+  FakeLoop& loop_;
 };
 
-}  // namespace
+void FakeLoop::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  posted_.notify_all();
+}
+
+void FakeLoop::post_after(std::chrono::milliseconds, std::function<void()> task) {
+  post(std::move(task));
+}
+
+size_t FakeLoop::run_posted() {
+  size_t ran = 0;
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::lock_guard lock(mutex_);
+      if (tasks_.empty()) return ran;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+    ++ran;
+  }
+}
+
+bool FakeLoop::wait_posted(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return posted_.wait_for(lock, timeout, [this] { return !tasks_.empty(); });
+}
+
+Flow::Flow(std::unique_ptr<FakeExchange> ex, std::unique_ptr<http::Handler> handler)
+    : ex_(std::move(ex)), handler_(std::move(handler)) {
+  handler_->on_request(*ex_);
+}
+
+Flow::~Flow() = default;
+
+void Flow::body(std::string_view bytes) {
+  REQUIRE(handler_ != nullptr);
+  handler_->on_body(*ex_, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+}
+
+void Flow::complete() {
+  REQUIRE(handler_ != nullptr);
+  handler_->on_complete(*ex_);
+}
+
+void Flow::abort() {
+  REQUIRE(handler_ != nullptr);
+  handler_->on_abort();
+  handler_.reset();
+}
+
+bool Flow::paused() const { return ex_->paused_; }
+bool Flow::responded() const { return ex_->responded(); }
+const Reply& Flow::reply() const { return ex_->reply_; }
 
 TempDir::TempDir() {
   std::string pattern =
@@ -76,12 +143,12 @@ const std::string* Reply::header(std::string_view name) const {
 
 TestNode::TestNode() : TestNode([](Config&) {}) {}
 
-TestNode::TestNode(std::function<void(Config&)> configure) {
+TestNode::TestNode(std::function<void(Config&)> configure, MakeAuth make_auth) {
   config.tenant_id = "acme";
   config.max_artifact_bytes = 1 << 20;
   configure(config);
   metrics = std::make_unique<Metrics>();
-  auth = Authorizer::make(config);
+  auth = make_auth ? make_auth(config) : Authorizer::make(config);
   open();
 }
 
@@ -113,7 +180,7 @@ void TestNode::reopen() {
   open();
 }
 
-Reply TestNode::call(const Call& call) {
+std::unique_ptr<Flow> TestNode::begin(const Call& call) {
   http::Request request;
   request.method = call.method;
   REQUIRE(http::set_request_target(request, call.target));
@@ -126,19 +193,32 @@ Reply TestNode::call(const Call& call) {
 
   std::unique_ptr<http::Handler> handler = router_->route(request);
   REQUIRE(handler != nullptr);
-  FakeExchange ex(std::move(request));
-  handler->on_request(ex);
-  bool early = ex.responded();
+  return std::make_unique<Flow>(std::make_unique<FakeExchange>(std::move(request), loop),
+                                std::move(handler));
+}
+
+Reply TestNode::call(const Call& call) {
+  std::unique_ptr<Flow> flow = begin(call);
+  // The server feeds nothing to a paused handler: the loop runs until it resumes.
+  auto settle = [&] {
+    while (flow->paused() && !flow->responded()) {
+      if (loop.run_posted() == 0) REQUIRE(loop.wait_posted());
+    }
+  };
+  settle();
+  bool early = flow->responded();
   std::string_view rest = call.body;
-  while (!rest.empty() && !ex.responded()) {
+  while (!rest.empty() && !flow->responded()) {
     std::string_view piece = rest.substr(0, call.piece_bytes);
     rest.remove_prefix(piece.size());
-    handler->on_body(ex, {reinterpret_cast<const uint8_t*>(piece.data()), piece.size()});
+    flow->body(piece);
+    settle();
   }
-  if (!ex.responded()) handler->on_complete(ex);
-  REQUIRE(ex.responded());
-  ex.reply_.answered_in_on_request = early;
-  return std::move(ex.reply_);
+  if (!flow->responded()) flow->complete();
+  REQUIRE(flow->responded());
+  Reply reply = flow->reply();
+  reply.answered_in_on_request = early;
+  return reply;
 }
 
 Reply TestNode::simple(std::string method, std::string target, std::string body,
