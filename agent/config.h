@@ -22,12 +22,30 @@ struct Config {
   std::string tenant_id = "default";            // MESHCACHE_TENANT_ID
   std::string region = "local";                 // MESHCACHE_REGION
   std::optional<std::string> node_url;          // MESHCACHE_NODE_URL
+  std::optional<std::string> advertised_url;    // MESHCACHE_ADVERTISED_URL
   AuthMode auth = AuthMode::none;               // MESHCACHE_AUTH
   std::optional<std::string> auth_tokens_file;  // MESHCACHE_AUTH_TOKENS_FILE
-  uint64_t capacity_bytes = 0;                  // MESHCACHE_CAPACITY_BYTES (resolved: 50% of fs)
-  uint64_t max_artifact_bytes = 2ull << 30;     // MESHCACHE_MAX_ARTIFACT_BYTES
-  int io_threads = 0;                           // MESHCACHE_IO_THREADS (0 = cores)
-  bool fsync = false;                           // MESHCACHE_FSYNC
+  // How long a control-plane allow decision is used before asking again (a revoked token stops
+  // working within it). MESHCACHE_AUTH_CACHE_TTL_MS
+  std::chrono::milliseconds auth_cache_ttl{600000};
+
+  // Control plane (enrollment, leases, usage, introspection).
+  bool enroll_on_boot = false;                         // MESHCACHE_ENROLL_ON_BOOT
+  std::optional<std::string> control_plane_url;        // MESHCACHE_CONTROL_PLANE_URL
+  std::optional<std::string> control_plane_client_id;  // MESHCACHE_CONTROL_PLANE_CLIENT_ID
+  // MESHCACHE_CONTROL_PLANE_CLIENT_SECRET, _FILE, or $CREDENTIALS_DIRECTORY/
+  // meshcache-control-plane-client-secret. A secret: never logged or shown.
+  std::optional<std::string> control_plane_client_secret;
+  std::optional<std::string> control_plane_ca_path;        // MESHCACHE_CONTROL_PLANE_CA_PATH
+  std::chrono::milliseconds registration_interval{60000};  // MESHCACHE_REGISTRATION_INTERVAL_MS
+  // MESHCACHE_INTERNAL_TLS_{CA_CERT,CERT,KEY}_PATH: all three or none (then DATA_DIR/tls/).
+  std::optional<std::string> internal_tls_ca_path;
+  std::optional<std::string> internal_tls_cert_path;
+  std::optional<std::string> internal_tls_key_path;
+  uint64_t capacity_bytes = 0;                     // MESHCACHE_CAPACITY_BYTES (resolved: 50% of fs)
+  uint64_t max_artifact_bytes = 2ull << 30;        // MESHCACHE_MAX_ARTIFACT_BYTES
+  int io_threads = 0;                              // MESHCACHE_IO_THREADS (0 = cores)
+  bool fsync = false;                              // MESHCACHE_FSYNC
   std::chrono::milliseconds drain_timeout{30000};  // MESHCACHE_DRAIN_TIMEOUT_MS
   LogFormat log_format = LogFormat::text;          // MESHCACHE_LOG_FORMAT
   std::string log_level = "info";                  // MESHCACHE_LOG_LEVEL

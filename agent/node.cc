@@ -7,21 +7,27 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "agent/auth/authorizer.h"
 #include "agent/cache/cache_router.h"
 #include "agent/control_socket.h"
+#include "agent/controlplane/control_plane.h"
 #include "agent/http/server.h"
 #include "agent/metrics.h"
 #include "agent/node_status.h"
 #include "agent/unique_fd.h"
+#include "agent/usage/usage_reporter.h"
 #include "storage/store.h"
+#include "tls/identity.h"
+#include "tls/url_host.h"
 
 namespace meshcache::agent {
 namespace {
@@ -73,6 +79,39 @@ bool make_data_dir(const std::string& dir) {
   return true;
 }
 
+tls::IdentityPaths identity_paths(const Config& c) {
+  if (c.internal_tls_ca_path)
+    return {*c.internal_tls_ca_path, *c.internal_tls_cert_path, *c.internal_tls_key_path};
+  return tls::default_identity_paths(c.data_dir);
+}
+
+// The node's stable name toward the control plane: its node URL's host, else the machine's.
+std::string node_id(const Config& c) {
+  if (c.node_url) {
+    if (auto host = tls::url_host(*c.node_url); host.ok()) return host.value();
+  }
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+cp::ControlPlaneOptions control_plane_options(const Config& c, std::string version) {
+  cp::ControlPlaneOptions o;
+  o.transport.base_url = *c.control_plane_url;
+  o.transport.client_id = *c.control_plane_client_id;
+  o.transport.client_secret = *c.control_plane_client_secret;
+  o.transport.ca_path = c.control_plane_ca_path;
+  o.enroll = c.enroll_on_boot;
+  o.node_url = c.node_url.value_or("");
+  o.advertised_url = c.advertised_url;
+  o.tenant_id = c.tenant_id;
+  o.region = c.region;
+  o.version = std::move(version);
+  o.identity_paths = identity_paths(c);
+  o.registration_interval = c.registration_interval;
+  return o;
+}
+
 }  // namespace
 
 Node::Node(Config config, std::string version)
@@ -98,18 +137,77 @@ int Node::run() {
   }
   std::unique_ptr<storage::Store> store = std::move(opened).value();
 
+  std::atomic<NodeState> state{config_.enroll_on_boot ? NodeState::enrolling : NodeState::starting};
+  // The tenant is written once, by the enrollment hook, before `state` turns serving; the I/O
+  // loops read it only after seeing serving. The status thread takes the lock.
+  std::mutex tenant_mu;
+  std::atomic<bool> fatal{false};
+  const pthread_t main_thread = pthread_self();
+
+  std::unique_ptr<cp::ControlPlane> control_plane;
+  if (config_.control_plane_url) {
+    cp::ControlPlaneHooks hooks;
+    hooks.enrolled = [&](const cp::Enrollment& e) {
+      {
+        std::lock_guard lock(tenant_mu);
+        if (state.load() == NodeState::enrolling) {
+          config_.tenant_id = e.tenant_id;
+        } else if (e.tenant_id != config_.tenant_id) {
+          spdlog::error(
+              "re-enrollment returned tenant {} but this node serves tenant {}; restart the node "
+              "to change tenants",
+              e.tenant_id, config_.tenant_id);
+        }
+      }
+      NodeState expected = NodeState::enrolling;
+      if (state.compare_exchange_strong(expected, NodeState::serving))
+        spdlog::info("enrolled as tenant {}; serving", e.tenant_id);
+    };
+    hooks.peers_changed = [](const std::vector<std::string>& peers) {
+      spdlog::info("mesh peers now: {}", fmt::join(peers, ", "));
+    };
+    hooks.ready = [&state] { return state.load() == NodeState::serving; };
+    hooks.traffic_state = [&state] { return std::string(state_name(state.load())); };
+    hooks.fatal = [&fatal, main_thread](std::string message) {
+      spdlog::critical("{}", message);
+      fatal = true;
+      pthread_kill(main_thread, SIGTERM);
+    };
+    try {
+      control_plane = cp::ControlPlane::start(control_plane_options(config_, version_), hooks);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+  }
+
   std::unique_ptr<Authorizer> auth;
   try {
-    auth = Authorizer::make(config_);
+    auth = Authorizer::make(config_, control_plane.get());
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
 
+  std::unique_ptr<usage::UsageReporter> usage;
+  if (control_plane) {
+    usage::UsageOptions usage_options;
+    usage_options.node_id = node_id(config_);
+    usage_options.region = config_.region;
+    cp::ControlPlane* cp_ptr = control_plane.get();
+    try {
+      usage = usage::UsageReporter::make(
+          *store, control_plane->transport(), usage_options,
+          [cp_ptr](const cp::CallStatus& s) { cp_ptr->record_usage_result(s); });
+    } catch (const std::exception& e) {
+      spdlog::error("cannot read the usage outbox: {}", e.what());
+      return 1;
+    }
+  }
+
   Metrics metrics;
-  std::atomic<NodeState> state{NodeState::starting};
-  auto router = make_cache_router(
-      {&config_, store.get(), &metrics, auth.get(), [&state] { return state.load(); }});
+  auto router = make_cache_router({&config_, store.get(), &metrics, auth.get(),
+                                   [&state] { return state.load(); }, usage.get()});
 
   http::ServerOptions server_options;
   server_options.listen = config_.listen;
@@ -140,10 +238,17 @@ int Node::run() {
     s.http_listener = server->listen_address();
     s.tls_listener = server->tls_address();
     s.data_dir = config_.data_dir;
-    s.tenant_id = config_.tenant_id;
+    {
+      std::lock_guard lock(tenant_mu);
+      s.tenant_id = config_.tenant_id;
+    }
     s.region = config_.region;
     s.node_url = config_.node_url;
+    s.advertised_url = config_.advertised_url;
     s.auth = std::string(auth->mode());
+    s.auth_cached_decisions = auth->cached_decisions();
+    if (control_plane) s.control_plane = control_plane->status();
+    if (usage) s.usage_outbox_events = usage->outbox_events();
     s.store = store->stats();
     s.requests = metrics.requests();
     s.hits = metrics.hits();
@@ -159,9 +264,11 @@ int Node::run() {
     return 1;
   }
 
-  state = NodeState::serving;
-  spdlog::info("meshcache {} serving on {}; data dir {}; auth {}; capacity {}; {} I/O threads",
-               version_, listener_summary(*server), config_.data_dir, auth->mode(),
+  if (usage) usage->start();
+  NodeState starting = NodeState::starting;
+  state.compare_exchange_strong(starting, NodeState::serving);
+  spdlog::info("meshcache {} {} on {}; data dir {}; auth {}; capacity {}; {} I/O threads", version_,
+               state_name(state.load()), listener_summary(*server), config_.data_dir, auth->mode(),
                human_bytes(config_.capacity_bytes), config_.io_threads);
   notify_systemd("READY=1");
 
@@ -175,15 +282,21 @@ int Node::run() {
   state = NodeState::draining;
   notify_systemd("STOPPING=1");
   spdlog::info("SIG{}: draining (up to {} ms)", sigabbrev_np(sig), config_.drain_timeout.count());
-  server->drain(config_.drain_timeout);
+  server->drain(fatal ? std::chrono::milliseconds(0) : config_.drain_timeout);
   control.value().reset();
   server->stop();
+  // After the loops stopped, nothing records usage any more: the open window goes to the
+  // outbox for the next run. The control plane stops before the store it reports from closes.
+  if (usage) usage->flush_open_window();
+  if (control_plane) control_plane->stop();
+  usage.reset();
+  control_plane.reset();
   metrics.set_server_counters(nullptr);
   server.reset();
   router.reset();
   store.reset();
   spdlog::info("meshcache stopped");
-  return 0;
+  return fatal ? 2 : 0;
 }
 
 }  // namespace meshcache::agent

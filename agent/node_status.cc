@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 namespace meshcache::agent {
@@ -11,12 +13,68 @@ std::string_view state_name(NodeState state) {
   switch (state) {
     case NodeState::starting:
       return "starting";
+    case NodeState::enrolling:
+      return "enrolling";
     case NodeState::serving:
       return "serving";
     case NodeState::draining:
       return "draining";
   }
   return "unknown";
+}
+
+namespace {
+
+using Json = nlohmann::json;
+
+Json optional_time(const std::optional<int64_t>& t) {
+  return t ? Json(iso8601(*t)) : Json(nullptr);
+}
+
+Json call_json(const cp::CallStatus& c) {
+  return {{"last_attempt", optional_time(c.last_attempt_unix)},
+          {"last_success", optional_time(c.last_success_unix)},
+          {"last_result", c.last_result.empty() ? Json(nullptr) : Json(c.last_result)},
+          {"next_attempt", optional_time(c.next_attempt_unix)}};
+}
+
+Json certificate_json(const tls::CertificateInfo& c) {
+  return {{"subject", c.subject},
+          {"issuer", c.issuer},
+          {"sans", c.sans},
+          {"not_before", iso8601(c.not_before)},
+          {"not_after", iso8601(c.not_after)},
+          {"serial", c.serial_hex},
+          {"sha256_fingerprint", c.sha256_fingerprint}};
+}
+
+Json control_plane_json(const cp::ControlPlaneStatus& s) {
+  return {
+      {"url", s.url},
+      {"client_id", s.client_id},
+      {"reachable", s.reachable},
+      {"enrollment", s.enrollment_state},
+      {"tenant_id", s.tenant_id ? Json(*s.tenant_id) : Json(nullptr)},
+      {"certificate", s.certificate ? certificate_json(*s.certificate) : Json(nullptr)},
+      {"renew_at", optional_time(s.renew_at_unix)},
+      {"peers", {{"static", s.static_peers}, {"dynamic", s.dynamic_peers}}},
+      {"warnings", s.warnings},
+      {"enroll", call_json(s.enroll)},
+      {"heartbeat", call_json(s.heartbeat)},
+      {"registration", call_json(s.registration)},
+      {"usage", call_json(s.usage)},
+  };
+}
+
+}  // namespace
+
+std::string iso8601(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::string render_node_status(const NodeStatus& s) {
@@ -46,6 +104,10 @@ std::string render_node_status(const NodeStatus& s) {
       {"misses", s.misses},
       {"hit_ratio", lookups ? static_cast<double>(s.hits) / static_cast<double>(lookups) : 0.0},
       {"connections_open", s.connections_open},
+      {"advertised_url", optional(s.advertised_url)},
+      {"auth_cache", {{"decisions", s.auth_cached_decisions}}},
+      {"control_plane", s.control_plane ? control_plane_json(*s.control_plane) : Json(nullptr)},
+      {"usage_outbox_events", s.usage_outbox_events ? Json(*s.usage_outbox_events) : Json(nullptr)},
   };
   // A data dir is any path the operator chose: replace bytes that are not UTF-8.
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "agent/cache/cache_router.h"
+#include "agent/controlplane/control_plane.h"
 #include "storage/store.h"
 
 namespace meshcache::agent {
@@ -23,7 +24,11 @@ struct NodeStatus {
   std::string tenant_id;
   std::string region;
   std::optional<std::string> node_url;
-  std::string auth;  // "none" or "tokens"
+  std::optional<std::string> advertised_url;
+  std::string auth;  // "none", "tokens" or "control-plane"
+  size_t auth_cached_decisions = 0;
+  std::optional<cp::ControlPlaneStatus> control_plane;  // when a control plane is configured
+  std::optional<uint64_t> usage_outbox_events;
   storage::StoreStats store;
   uint64_t requests = 0;
   uint64_t hits = 0;
@@ -34,6 +39,8 @@ struct NodeStatus {
 std::string_view state_name(NodeState state);
 // The JSON document, one line.
 std::string render_node_status(const NodeStatus& status);
+// Unix seconds → "2026-12-22T10:00:00Z".
+std::string iso8601(int64_t unix_seconds);
 // 1536 → "1.5 KiB": for people (logs, the status table), never for machines.
 std::string human_bytes(uint64_t bytes);
 

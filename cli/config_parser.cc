@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace meshcache::cli {
@@ -44,10 +46,39 @@ constexpr std::array kOptions{
                "region of this node [local]"},
     OptionSpec{"--node-url", "URL", "MESHCACHE_NODE_URL", &RawConfig::node_url,
                "URL peers use to reach this node"},
+    OptionSpec{"--advertised-url", "URL", "MESHCACHE_ADVERTISED_URL", &RawConfig::advertised_url,
+               "client-facing URL sent in registration leases"},
     OptionSpec{"--auth", "MODE", "MESHCACHE_AUTH", &RawConfig::auth,
-               "client auth: none | tokens [none on loopback listeners]"},
+               "client auth: none | tokens | control-plane [none on loopback listeners; "
+               "control-plane when enrolling]"},
     OptionSpec{"--auth-tokens-file", "PATH", "MESHCACHE_AUTH_TOKENS_FILE",
                &RawConfig::auth_tokens_file, "token hashes and grants, for --auth tokens"},
+    OptionSpec{"--auth-cache-ttl-ms", "MS", "MESHCACHE_AUTH_CACHE_TTL_MS",
+               &RawConfig::auth_cache_ttl_ms,
+               "how long a control-plane allow decision is reused [600000]"},
+    OptionSpec{"--enroll-on-boot", "BOOL", "MESHCACHE_ENROLL_ON_BOOT", &RawConfig::enroll_on_boot,
+               "enroll with the control plane at start: true | false [false]"},
+    OptionSpec{"--control-plane-url", "URL", "MESHCACHE_CONTROL_PLANE_URL",
+               &RawConfig::control_plane_url, "control plane base URL (https://)"},
+    OptionSpec{"--control-plane-client-id", "ID", "MESHCACHE_CONTROL_PLANE_CLIENT_ID",
+               &RawConfig::control_plane_client_id, "this node's credential id (cache_...)"},
+    OptionSpec{"--control-plane-client-secret-file", "PATH",
+               "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE",
+               &RawConfig::control_plane_client_secret_file,
+               "file holding the credential's secret (or MESHCACHE_CONTROL_PLANE_CLIENT_SECRET, "
+               "or $CREDENTIALS_DIRECTORY/meshcache-control-plane-client-secret)"},
+    OptionSpec{"--control-plane-ca-path", "PATH", "MESHCACHE_CONTROL_PLANE_CA_PATH",
+               &RawConfig::control_plane_ca_path,
+               "extra CA bundle trusted for the control plane [system store only]"},
+    OptionSpec{"--registration-interval-ms", "MS", "MESHCACHE_REGISTRATION_INTERVAL_MS",
+               &RawConfig::registration_interval_ms, "registration lease period [60000]"},
+    OptionSpec{"--internal-tls-ca-cert-path", "PATH", "MESHCACHE_INTERNAL_TLS_CA_CERT_PATH",
+               &RawConfig::internal_tls_ca_path,
+               "mesh CA (all three paths or none) [DATA_DIR/tls]"},
+    OptionSpec{"--internal-tls-cert-path", "PATH", "MESHCACHE_INTERNAL_TLS_CERT_PATH",
+               &RawConfig::internal_tls_cert_path, "this node's mesh certificate"},
+    OptionSpec{"--internal-tls-key-path", "PATH", "MESHCACHE_INTERNAL_TLS_KEY_PATH",
+               &RawConfig::internal_tls_key_path, "this node's mesh private key (0600)"},
     OptionSpec{"--capacity-bytes", "SIZE", "MESHCACHE_CAPACITY_BYTES", &RawConfig::capacity_bytes,
                "store bound, e.g. 50GiB [50% of the data dir's filesystem]"},
     OptionSpec{"--max-artifact-bytes", "SIZE", "MESHCACHE_MAX_ARTIFACT_BYTES",
@@ -122,10 +153,13 @@ uint64_t parse_size_var(const char* var, const std::string& raw) {
 }
 
 agent::AuthMode parse_auth(const std::optional<std::string>& raw,
-                           const std::optional<std::string>& tokens_file) {
+                           const std::optional<std::string>& tokens_file, bool enrolling) {
   // A tokens file with no explicit mode means tokens: silently serving without auth would
-  // be the surprising reading.
-  if (!raw) return tokens_file ? agent::AuthMode::tokens : agent::AuthMode::none;
+  // be the surprising reading. An enrolled node defaults to its control plane's tokens.
+  if (!raw) {
+    if (tokens_file) return agent::AuthMode::tokens;
+    return enrolling ? agent::AuthMode::control_plane : agent::AuthMode::none;
+  }
   if (*raw == "none") {
     if (tokens_file)
       fail(
@@ -140,10 +174,11 @@ agent::AuthMode parse_auth(const std::optional<std::string>& raw,
           "grants)");
     return agent::AuthMode::tokens;
   }
-  if (*raw == "control-plane")
-    fail(
-        "MESHCACHE_AUTH: \"control-plane\" is not available in this version (it needs "
-        "enrollment, which is not implemented yet); use none or tokens");
+  if (*raw == "control-plane") {
+    if (tokens_file)
+      fail("MESHCACHE_AUTH_TOKENS_FILE is set but MESHCACHE_AUTH is control-plane; unset one");
+    return agent::AuthMode::control_plane;
+  }
   fail(fmt::format("MESHCACHE_AUTH: \"{}\" is not one of none, tokens, control-plane", *raw));
 }
 
@@ -161,11 +196,114 @@ void check_auth_exposure(const agent::Config& c) {
   if (c.tls_listen) exposed("MESHCACHE_TLS_LISTEN", *c.tls_listen);
 }
 
+bool parse_bool(const char* var, const std::string& raw) {
+  std::string v = lower(raw);
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  fail(fmt::format("{}: \"{}\" is not true or false", var, raw));
+}
+
+std::chrono::milliseconds parse_ms(const char* var, const std::string& raw, uint64_t min,
+                                   uint64_t max) {
+  auto ms = parse_uint(raw);
+  if (!ms || *ms < min || *ms > max)
+    fail(fmt::format("{}: \"{}\" is not a number of milliseconds ({}-{})", var, raw, min, max));
+  return std::chrono::milliseconds(*ms);
+}
+
+// The secret from exactly one place; the messages never quote it.
+std::optional<std::string> resolve_secret(const RawConfig& raw) {
+  constexpr const char* kCredential = "meshcache-control-plane-client-secret";
+  std::optional<std::string> path = raw.control_plane_client_secret_file;
+  if (raw.control_plane_client_secret && path)
+    fail(
+        "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET and MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE are "
+        "both set; set one");
+  if (raw.control_plane_client_secret) return raw.control_plane_client_secret;
+  const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!path && creds && creds[0] != '\0' && fs::exists(fs::path(creds) / kCredential))
+    path = (fs::path(creds) / kCredential).string();
+  if (!path) return std::nullopt;
+  std::ifstream in(*path, std::ios::binary);
+  if (!in)
+    fail(fmt::format("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE: cannot read {}: {}", *path,
+                     std::strerror(errno)));
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Files written by `echo` end in a newline that is not part of the secret.
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
+    secret.pop_back();
+  if (secret.empty())
+    fail(fmt::format("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE: {} is empty", *path));
+  return secret;
+}
+
+void resolve_control_plane(const RawConfig& raw, agent::Config& c) {
+  if (raw.enroll_on_boot)
+    c.enroll_on_boot = parse_bool("MESHCACHE_ENROLL_ON_BOOT", *raw.enroll_on_boot);
+  if (raw.control_plane_url) {
+    // The credential travels in every request: never over cleartext.
+    if (!raw.control_plane_url->starts_with("https://"))
+      fail(fmt::format("MESHCACHE_CONTROL_PLANE_URL: \"{}\" must be an https:// URL",
+                       *raw.control_plane_url));
+    check_url("MESHCACHE_CONTROL_PLANE_URL", *raw.control_plane_url);
+    std::string url = *raw.control_plane_url;
+    while (url.ends_with('/')) url.pop_back();
+    c.control_plane_url = url;
+  }
+  if (raw.control_plane_client_id) {
+    const std::string& id = *raw.control_plane_client_id;
+    bool ok =
+        !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](unsigned char ch) {
+          return std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.';
+        });
+    if (!ok)
+      fail(fmt::format(
+          "MESHCACHE_CONTROL_PLANE_CLIENT_ID: \"{}\" is not a client id (like cache_ followed by "
+          "22 characters)",
+          id));
+    c.control_plane_client_id = id;
+  }
+  c.control_plane_client_secret = resolve_secret(raw);
+  if (raw.control_plane_ca_path) c.control_plane_ca_path = raw.control_plane_ca_path;
+  if (raw.registration_interval_ms)
+    c.registration_interval = parse_ms("MESHCACHE_REGISTRATION_INTERVAL_MS",
+                                       *raw.registration_interval_ms, 1000, 3600 * 1000);
+
+  int tls_paths = (raw.internal_tls_ca_path ? 1 : 0) + (raw.internal_tls_cert_path ? 1 : 0) +
+                  (raw.internal_tls_key_path ? 1 : 0);
+  if (tls_paths != 0 && tls_paths != 3)
+    fail(
+        "MESHCACHE_INTERNAL_TLS_CA_CERT_PATH, MESHCACHE_INTERNAL_TLS_CERT_PATH and "
+        "MESHCACHE_INTERNAL_TLS_KEY_PATH must be set together (or none, for DATA_DIR/tls/)");
+  c.internal_tls_ca_path = raw.internal_tls_ca_path;
+  c.internal_tls_cert_path = raw.internal_tls_cert_path;
+  c.internal_tls_key_path = raw.internal_tls_key_path;
+
+  bool any_cp = c.control_plane_url || c.control_plane_client_id || c.control_plane_client_secret;
+  if (c.enroll_on_boot || any_cp) {
+    if (!c.control_plane_url)
+      fail("MESHCACHE_CONTROL_PLANE_URL is not set (the control plane's https:// URL)");
+    if (!c.control_plane_client_id) fail("MESHCACHE_CONTROL_PLANE_CLIENT_ID is not set");
+    if (!c.control_plane_client_secret)
+      fail(
+          "the control-plane client secret is not set: set MESHCACHE_CONTROL_PLANE_CLIENT_SECRET, "
+          "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE, or the systemd credential "
+          "meshcache-control-plane-client-secret");
+  }
+  if (c.enroll_on_boot && !c.node_url)
+    fail(
+        "MESHCACHE_ENROLL_ON_BOOT needs MESHCACHE_NODE_URL (the URL peers reach this node at; its "
+        "host becomes the certificate's name)");
+}
+
 }  // namespace
 
 void add_run_options(CLI::App& app, RawConfig& raw) {
   for (const auto& o : kOptions)
     app.add_option(o.flag, raw.*o.field, o.help)->type_name(o.type)->envname(o.env);
+  // The secret has no flag: a command line is visible to every user of the machine (ps).
+  if (const char* secret = std::getenv("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET"))
+    raw.control_plane_client_secret = secret;
   add_data_dir_option(app, raw.data_dir);
   app.add_flag("--fsync{true}", raw.fsync, "sync the WAL on every write: true | false [false]")
       ->envname("MESHCACHE_FSYNC");
@@ -285,19 +423,8 @@ uint64_t default_capacity(const std::string& dir) {
 std::vector<std::string> unimplemented_env_vars() {
   static constexpr const char* kLater[] = {
       "MESHCACHE_INTERNAL_LISTEN",
-      "MESHCACHE_ADVERTISED_URL",
       "MESHCACHE_PEER_GATEWAY_URL",
       "MESHCACHE_PEERS",
-      "MESHCACHE_INTERNAL_TLS_CA_CERT_PATH",
-      "MESHCACHE_INTERNAL_TLS_CERT_PATH",
-      "MESHCACHE_INTERNAL_TLS_KEY_PATH",
-      "MESHCACHE_ENROLL_ON_BOOT",
-      "MESHCACHE_CONTROL_PLANE_URL",
-      "MESHCACHE_CONTROL_PLANE_CLIENT_ID",
-      "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET",
-      "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE",
-      "MESHCACHE_CONTROL_PLANE_CA_PATH",
-      "MESHCACHE_REGISTRATION_INTERVAL_MS",
   };
   std::vector<std::string> set;
   for (const char* name : kLater) {
@@ -330,9 +457,20 @@ agent::Config resolve_config(const RawConfig& raw) {
   if (raw.node_url) check_url("MESHCACHE_NODE_URL", *raw.node_url);
   c.node_url = raw.node_url;
 
-  c.auth = parse_auth(raw.auth, raw.auth_tokens_file);
+  if (raw.advertised_url) check_url("MESHCACHE_ADVERTISED_URL", *raw.advertised_url);
+  c.advertised_url = raw.advertised_url;
+  resolve_control_plane(raw, c);
+
+  c.auth = parse_auth(raw.auth, raw.auth_tokens_file, c.enroll_on_boot);
   c.auth_tokens_file = raw.auth_tokens_file;
   check_auth_exposure(c);
+  if (c.auth == agent::AuthMode::control_plane && !c.control_plane_url)
+    fail(
+        "MESHCACHE_AUTH=control-plane needs MESHCACHE_CONTROL_PLANE_URL, "
+        "MESHCACHE_CONTROL_PLANE_CLIENT_ID and the client secret");
+  if (raw.auth_cache_ttl_ms)
+    c.auth_cache_ttl =
+        parse_ms("MESHCACHE_AUTH_CACHE_TTL_MS", *raw.auth_cache_ttl_ms, 100, kMaxDrainMs);
 
   c.capacity_bytes = raw.capacity_bytes
                          ? parse_size_var("MESHCACHE_CAPACITY_BYTES", *raw.capacity_bytes)
@@ -350,22 +488,10 @@ agent::Config resolve_config(const RawConfig& raw) {
     c.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
 
-  if (raw.fsync) {
-    std::string v = lower(*raw.fsync);
-    if (v != "true" && v != "false" && v != "1" && v != "0")
-      fail(fmt::format("MESHCACHE_FSYNC: \"{}\" is not true or false", *raw.fsync));
-    c.fsync = v == "true" || v == "1";
-  }
+  if (raw.fsync) c.fsync = parse_bool("MESHCACHE_FSYNC", *raw.fsync);
 
-  if (raw.drain_timeout_ms) {
-    auto ms = parse_uint(*raw.drain_timeout_ms);
-    if (!ms || *ms > kMaxDrainMs)
-      fail(
-          fmt::format("MESHCACHE_DRAIN_TIMEOUT_MS: \"{}\" is not a number of milliseconds "
-                      "(0-{})",
-                      *raw.drain_timeout_ms, kMaxDrainMs));
-    c.drain_timeout = std::chrono::milliseconds(*ms);
-  }
+  if (raw.drain_timeout_ms)
+    c.drain_timeout = parse_ms("MESHCACHE_DRAIN_TIMEOUT_MS", *raw.drain_timeout_ms, 0, kMaxDrainMs);
 
   if (raw.log_format) {
     if (*raw.log_format == "text") {

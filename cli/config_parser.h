@@ -26,8 +26,11 @@ struct ConfigError : std::runtime_error {
 // quote them back.
 struct RawConfig {
   std::optional<std::string> listen, tls_listen, tls_cert_path, tls_key_path, data_dir, tenant_id,
-      region, node_url, auth, auth_tokens_file, capacity_bytes, max_artifact_bytes, io_threads,
-      fsync, drain_timeout_ms, log_format, log_level;
+      region, node_url, advertised_url, auth, auth_tokens_file, auth_cache_ttl_ms, capacity_bytes,
+      max_artifact_bytes, io_threads, fsync, drain_timeout_ms, log_format, log_level,
+      enroll_on_boot, control_plane_url, control_plane_client_id, control_plane_client_secret,
+      control_plane_client_secret_file, control_plane_ca_path, registration_interval_ms,
+      internal_tls_ca_path, internal_tls_cert_path, internal_tls_key_path;
 };
 
 // Binds every option of `meshcache run` as a flag and its MESHCACHE_* env var.
@@ -51,8 +54,8 @@ HostPort parse_host_port(std::string_view var, std::string_view value);
 bool is_loopback_host(std::string_view host);
 // Plain bytes or a suffix: K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000.
 std::optional<uint64_t> parse_size(std::string_view text);
-// The MESHCACHE_* env vars of later work (mesh, enrollment) that are set: the node warns that
-// it ignores them.
+// The MESHCACHE_* env vars of later work (mesh replication) that are set: the node refuses to
+// start rather than ignore them.
 std::vector<std::string> unimplemented_env_vars();
 // Half of the filesystem holding `dir` (or its nearest existing parent). Throws ConfigError.
 uint64_t default_capacity(const std::string& dir);

@@ -1,4 +1,4 @@
-// main.cc: the `meshcache` command (run | status | version); main thread, kept by `run`.
+// main.cc: the `meshcache` command (run | status | tls | version); main thread, kept by `run`.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -7,6 +7,7 @@
 #include "agent/node.h"
 #include "cli/config_parser.h"
 #include "cli/status_command.h"
+#include "cli/tls_command.h"
 
 namespace {
 
@@ -26,8 +27,8 @@ int run_node(const cli::RawConfig& raw) {
   // refuse instead.
   if (auto later = cli::unimplemented_env_vars(); !later.empty()) {
     std::cerr << "meshcache: " << later.front()
-              << " is set, but this version has no mesh or enrollment support yet; unset it to "
-                 "run a standalone node\n";
+              << " is set, but this version has no mesh replication yet; unset it to run "
+                 "without peers\n";
     return kUsageError;
   }
   agent::setup_logging(config.log_format, config.log_level);
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "print the version");
 
+  cli::TlsCommand tls_command;
+  auto* tls = cli::add_tls_commands(app, tls_command);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
   }
+  if (*tls) return cli::run_tls_command(tls_command, std::cout, std::cerr);
   if (*version) {
     std::cout << "meshcache " << MESHCACHE_VERSION << '\n';
     return 0;

@@ -59,7 +59,34 @@ std::string format_status_table(const json& doc) {
   row("data dir", text(doc, "/data_dir"));
   row("tenant", fmt::format("{} (region {})", text(doc, "/tenant_id"), text(doc, "/region")));
   row("node url", text(doc, "/node_url"));
-  row("auth", text(doc, "/auth"));
+  if (doc.value(json::json_pointer("/advertised_url"), json()).is_string())
+    row("advertised", text(doc, "/advertised_url"));
+  row("auth", fmt::format("{} ({} cached decisions)", text(doc, "/auth"),
+                          number(doc, "/auth_cache/decisions")));
+  const json& cp = doc.value(json::json_pointer("/control_plane"), json());
+  if (cp.is_object()) {
+    row("control", fmt::format("{} ({}), client {}", text(cp, "/url"),
+                               cp.value("reachable", false) ? "reachable" : "unreachable",
+                               text(cp, "/client_id")));
+    row("enrollment",
+        fmt::format("{}, tenant {}", text(cp, "/enrollment"), text(cp, "/tenant_id")));
+    if (cp.value(json::json_pointer("/certificate"), json()).is_object()) {
+      row("certificate",
+          fmt::format("{} san {} issuer {}", text(cp, "/certificate/subject"),
+                      text(cp, "/certificate/sans"), text(cp, "/certificate/issuer")));
+      row("", fmt::format("not after {}, renews {}", text(cp, "/certificate/not_after"),
+                          text(cp, "/renew_at")));
+    }
+    for (const char* call : {"enroll", "heartbeat", "registration", "usage"}) {
+      std::string base = std::string("/") + call;
+      row(call, fmt::format("{} (last {}, next {})", text(cp, (base + "/last_result").c_str()),
+                            text(cp, (base + "/last_attempt").c_str()),
+                            text(cp, (base + "/next_attempt").c_str())));
+    }
+    for (const auto& w : cp.value("warnings", json::array())) {
+      if (w.is_string()) row("WARNING", w.get<std::string>());
+    }
+  }
   row("store", fmt::format("{} of {} ({:.1f}%), {} artifacts", agent::human_bytes(bytes),
                            agent::human_bytes(capacity), used, number(doc, "/store/artifacts")));
   row("evictions", fmt::format("{} ({})", number(doc, "/store/evictions"),

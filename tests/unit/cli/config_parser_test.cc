@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -21,14 +22,39 @@ namespace {
 class EnvScope {
  public:
   EnvScope() {
-    for (const char* name :
-         {"MESHCACHE_LISTEN",           "MESHCACHE_TLS_LISTEN",     "MESHCACHE_TLS_CERT_PATH",
-          "MESHCACHE_TLS_KEY_PATH",     "MESHCACHE_DATA_DIR",       "MESHCACHE_TENANT_ID",
-          "MESHCACHE_REGION",           "MESHCACHE_NODE_URL",       "MESHCACHE_AUTH",
-          "MESHCACHE_AUTH_TOKENS_FILE", "MESHCACHE_CAPACITY_BYTES", "MESHCACHE_MAX_ARTIFACT_BYTES",
-          "MESHCACHE_IO_THREADS",       "MESHCACHE_FSYNC",          "MESHCACHE_DRAIN_TIMEOUT_MS",
-          "MESHCACHE_LOG_FORMAT",       "MESHCACHE_LOG_LEVEL",      "MESHCACHE_PEERS",
-          "MESHCACHE_ENROLL_ON_BOOT",   "XDG_CACHE_HOME",           "HOME"})
+    for (const char* name : {"MESHCACHE_LISTEN",
+                             "MESHCACHE_TLS_LISTEN",
+                             "MESHCACHE_TLS_CERT_PATH",
+                             "MESHCACHE_TLS_KEY_PATH",
+                             "MESHCACHE_DATA_DIR",
+                             "MESHCACHE_TENANT_ID",
+                             "MESHCACHE_REGION",
+                             "MESHCACHE_NODE_URL",
+                             "MESHCACHE_AUTH",
+                             "MESHCACHE_AUTH_TOKENS_FILE",
+                             "MESHCACHE_CAPACITY_BYTES",
+                             "MESHCACHE_MAX_ARTIFACT_BYTES",
+                             "MESHCACHE_IO_THREADS",
+                             "MESHCACHE_FSYNC",
+                             "MESHCACHE_DRAIN_TIMEOUT_MS",
+                             "MESHCACHE_LOG_FORMAT",
+                             "MESHCACHE_LOG_LEVEL",
+                             "MESHCACHE_PEERS",
+                             "MESHCACHE_ENROLL_ON_BOOT",
+                             "XDG_CACHE_HOME",
+                             "HOME",
+                             "MESHCACHE_ADVERTISED_URL",
+                             "MESHCACHE_AUTH_CACHE_TTL_MS",
+                             "MESHCACHE_CONTROL_PLANE_URL",
+                             "MESHCACHE_CONTROL_PLANE_CLIENT_ID",
+                             "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET",
+                             "MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE",
+                             "MESHCACHE_CONTROL_PLANE_CA_PATH",
+                             "MESHCACHE_REGISTRATION_INTERVAL_MS",
+                             "MESHCACHE_INTERNAL_TLS_CA_CERT_PATH",
+                             "MESHCACHE_INTERNAL_TLS_CERT_PATH",
+                             "MESHCACHE_INTERNAL_TLS_KEY_PATH",
+                             "CREDENTIALS_DIRECTORY"})
       unset(name);
     set("HOME", "/tmp/meshcache-test-home");
   }
@@ -74,6 +100,16 @@ std::string error_of(const std::string& args = "") {
   }
   return "<no error>";
 }
+
+struct TempDirForSecret {
+  TempDirForSecret() {
+    std::string pattern = "/tmp/meshcache-cli-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDirForSecret() { std::filesystem::remove_all(path); }
+  std::string path;
+};
 
 uint64_t half_of_fs(const char* path) {
   struct statvfs st;
@@ -271,11 +307,69 @@ TEST_CASE("auth modes") {
     CHECK_THAT(error_of(),
                Contains("MESHCACHE_AUTH_TOKENS_FILE is set but MESHCACHE_AUTH is none"));
   }
-  SECTION("control-plane is refused in this version") {
+  SECTION("control-plane needs a control plane and a credential") {
     env.set("MESHCACHE_AUTH", "control-plane");
     CHECK_THAT(error_of(),
-               Contains("MESHCACHE_AUTH: \"control-plane\" is not available in this version"));
+               Contains("MESHCACHE_AUTH=control-plane needs MESHCACHE_CONTROL_PLANE_URL"));
+    env.set("MESHCACHE_CONTROL_PLANE_URL", "https://cp.example/");
+    env.set("MESHCACHE_CONTROL_PLANE_CLIENT_ID", "cache_abc");
+    env.set("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET", "s3cret-sentinel");
+    auto c = parse();
+    CHECK(c.auth == agent::AuthMode::control_plane);
+    CHECK(c.control_plane_url == "https://cp.example");
+    CHECK(c.auth_cache_ttl == std::chrono::milliseconds(600000));
   }
+}
+
+TEST_CASE("enrollment settings") {
+  EnvScope env;
+  env.set("MESHCACHE_ENROLL_ON_BOOT", "true");
+  CHECK_THAT(error_of(), Contains("MESHCACHE_CONTROL_PLANE_URL is not set"));
+  env.set("MESHCACHE_CONTROL_PLANE_URL", "http://cp.example");
+  CHECK_THAT(error_of(), Contains("must be an https:// URL"));
+  env.set("MESHCACHE_CONTROL_PLANE_URL", "https://cp.example");
+  CHECK_THAT(error_of(), Equals("MESHCACHE_CONTROL_PLANE_CLIENT_ID is not set"));
+  env.set("MESHCACHE_CONTROL_PLANE_CLIENT_ID", "cache:bad");
+  CHECK_THAT(error_of(), Contains("MESHCACHE_CONTROL_PLANE_CLIENT_ID: \"cache:bad\""));
+  env.set("MESHCACHE_CONTROL_PLANE_CLIENT_ID", "cache_AAAAAAAAAAAAAAAAAAAAAA");
+  CHECK_THAT(error_of(), Contains("the control-plane client secret is not set"));
+
+  TempDirForSecret dir;
+  std::string file = dir.path + "/secret";
+  { std::ofstream(file) << "from-file-sentinel\n"; }
+  env.set("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE", file);
+  CHECK_THAT(error_of(), Contains("MESHCACHE_ENROLL_ON_BOOT needs MESHCACHE_NODE_URL"));
+  env.set("MESHCACHE_NODE_URL", "https://10.0.0.7:7443");
+  auto c = parse();
+  CHECK(c.enroll_on_boot);
+  CHECK(c.control_plane_client_secret == "from-file-sentinel");  // the newline is not the secret
+  CHECK(c.auth == agent::AuthMode::control_plane);               // the default once enrolling
+
+  env.set("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET", "env-sentinel");
+  std::string both = error_of();
+  CHECK_THAT(both, Contains("are both set"));
+  CHECK_THAT(both, !Contains("sentinel"));
+  env.unset("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET");
+  env.unset("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE");
+
+  // systemd credentials
+  std::filesystem::create_directories(dir.path + "/creds");
+  { std::ofstream(dir.path + "/creds/meshcache-control-plane-client-secret") << "cred-sentinel"; }
+  env.set("CREDENTIALS_DIRECTORY", dir.path + "/creds");
+  CHECK(parse().control_plane_client_secret == "cred-sentinel");
+
+  env.set("MESHCACHE_INTERNAL_TLS_CERT_PATH", "/tls/crt");
+  CHECK_THAT(error_of(), Contains("must be set together"));
+  env.set("MESHCACHE_INTERNAL_TLS_CA_CERT_PATH", "/tls/ca");
+  env.set("MESHCACHE_INTERNAL_TLS_KEY_PATH", "/tls/key");
+  CHECK(parse().internal_tls_key_path == "/tls/key");
+
+  env.set("MESHCACHE_REGISTRATION_INTERVAL_MS", "10");
+  CHECK_THAT(error_of(), Contains("MESHCACHE_REGISTRATION_INTERVAL_MS: \"10\""));
+  env.set("MESHCACHE_REGISTRATION_INTERVAL_MS", "5000");
+  CHECK(parse().registration_interval == std::chrono::milliseconds(5000));
+  env.set("MESHCACHE_ENROLL_ON_BOOT", "yes");
+  CHECK_THAT(error_of(), Equals("MESHCACHE_ENROLL_ON_BOOT: \"yes\" is not true or false"));
 }
 
 TEST_CASE("auth none only on loopback listeners") {
@@ -350,7 +444,7 @@ TEST_CASE("env vars of later work are reported, not silently taken") {
   EnvScope env;
   CHECK(cli::unimplemented_env_vars().empty());
   env.set("MESHCACHE_PEERS", "https://a:4000");
-  env.set("MESHCACHE_ENROLL_ON_BOOT", "true");
+  env.set("MESHCACHE_ENROLL_ON_BOOT", "true");  // implemented: not reported
   auto names = cli::unimplemented_env_vars();
-  CHECK(names == std::vector<std::string>{"MESHCACHE_PEERS", "MESHCACHE_ENROLL_ON_BOOT"});
+  CHECK(names == std::vector<std::string>{"MESHCACHE_PEERS"});
 }

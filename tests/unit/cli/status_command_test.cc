@@ -107,7 +107,7 @@ TEST_CASE("status table") {
         "data dir     /var/cache/meshcache\n"
         "tenant       default (region local)\n"
         "node url     -\n"
-        "auth         none\n"
+        "auth         none (0 cached decisions)\n"
         "store        3.0 GiB of 12.0 GiB (25.0%), 1234 artifacts\n"
         "evictions    7 (1.5 KiB)\n"
         "requests     1000 (hits 900, misses 100, hit ratio 90.0%)\n"
@@ -118,10 +118,50 @@ TEST_CASE("status table") {
              Contains("state        starting\n") && Contains("store        0 B of 0 B (0.0%)"));
 }
 
+TEST_CASE("control-plane state in the document and the table") {
+  auto s = sample();
+  s.auth = "control-plane";
+  s.auth_cached_decisions = 12;
+  agent::cp::ControlPlaneStatus cp;
+  cp.url = "https://cp.example";
+  cp.client_id = "cache_AAAAAAAAAAAAAAAAAAAAAA";
+  cp.reachable = true;
+  cp.enrollment_state = "enrolled";
+  cp.tenant_id = "acme";
+  tls::CertificateInfo cert;
+  cert.subject = "CN=10.0.0.7";
+  cert.issuer = "CN=acme mesh CA";
+  cert.sans = {"IP:10.0.0.7"};
+  cert.not_after = 1798000000;
+  cp.certificate = cert;
+  cp.renew_at_unix = 1797000000;
+  cp.static_peers = {"https://gw.example:7443"};
+  cp.heartbeat.last_result = "ok";
+  cp.heartbeat.last_attempt_unix = 1796000000;
+  cp.warnings = {"certificate expires in 20 h and renewal fails"};
+  s.control_plane = cp;
+  json doc = json::parse(agent::render_node_status(s));
+  CHECK(doc["control_plane"]["tenant_id"] == "acme");
+  CHECK(doc["control_plane"]["certificate"]["not_after"] == "2026-12-23T04:26:40Z");
+  CHECK(doc["control_plane"]["renew_at"] == "2026-12-11T14:40:00Z");
+  CHECK(doc["control_plane"]["peers"]["static"][0] == "https://gw.example:7443");
+  CHECK(doc["control_plane"]["heartbeat"]["last_result"] == "ok");
+  CHECK(doc["control_plane"]["usage"]["last_result"].is_null());
+  CHECK(doc["auth_cache"]["decisions"] == 12);
+  std::string table = cli::format_status_table(doc);
+  CHECK_THAT(table, Contains("control      https://cp.example (reachable), client cache_AAAA"));
+  CHECK_THAT(table, Contains("enrollment   enrolled, tenant acme"));
+  CHECK_THAT(table,
+             Contains("certificate  CN=10.0.0.7 san [\"IP:10.0.0.7\"] issuer CN=acme mesh CA"));
+  CHECK_THAT(table, Contains("WARNING      certificate expires in 20 h and renewal fails"));
+  CHECK(json::parse(agent::render_node_status(sample()))["control_plane"].is_null());
+}
+
 TEST_CASE("status exit codes") {
   CHECK(cli::status_exit_code(json{{"state", "serving"}}) == 0);
   CHECK(cli::status_exit_code(json{{"state", "starting"}}) == 1);
   CHECK(cli::status_exit_code(json{{"state", "draining"}}) == 1);
+  CHECK(cli::status_exit_code(json{{"state", "enrolling"}}) == 1);
 }
 
 TEST_CASE("meshcache status against a control socket") {
