@@ -25,12 +25,19 @@ function init(args)
     body = f:read("*a")
     f:close()
   end
+  -- wrk.format fills Host and Content-Length into the table it gets: give each call its own,
+  -- with the -H headers of the command line (wrk.format ignores them once given a table).
+  local function headers(extra)
+    local h = {}
+    for name, value in pairs(wrk.headers) do h[name] = value end
+    for name, value in pairs(extra) do h[name] = value end
+    return h
+  end
   for path in io.lines(paths_file) do
     n = n + 1
-    -- wrk.format fills Host and Content-Length into the table it gets: give each call its own.
-    plain[n] = wrk.format(method, path, {}, body)
+    plain[n] = wrk.format(method, path, headers({}), body)
     if close_every > 0 then
-      closing[n] = wrk.format(method, path, { ["Connection"] = "close" }, body)
+      closing[n] = wrk.format(method, path, headers({ ["Connection"] = "close" }), body)
     end
   end
   assert(n > 0, "no paths in " .. paths_file)
