@@ -58,19 +58,21 @@ class EnrollmentTest(unittest.TestCase):
         m.create_tenant("acme", managed_peers=["https://gw.acme.example:7443"])
         # Another self-hosted node of the tenant is already a member.
         other = enrolled_node(m, "enroll-other", "acme", "https://127.0.0.2:7443")
-        # Hold the first enrollment back, so the node is seen while it enrolls.
-        m.set_fault("slow", endpoints=["enroll"], delay_ms=1500, count=1)
-        node = enrolled_node(m, "enroll-main", "acme", "https://127.0.0.1:7443", start=False)
-        node.credential = node.credential
-        node.spawn()
-        doc = harness.wait_until(lambda: (d := node.status()[1]) and d.get("listeners", {}).get("http") and d,
-                                 timeout=30, message="the node's status while enrolling")
-        self.assertEqual(doc["state"], "enrolling")
-        ready = harness.http_request(doc["listeners"]["http"], "GET", "/ready")
-        self.assertEqual(ready.status, 503)
-        self.assertIn(b"enrolling", ready.body)
-        refused = harness.http_request(doc["listeners"]["http"], "GET", "/cache/ab/" + "0" * 64)
-        self.assertEqual(refused.status, 503, refused)
+        # Hold enrollment back (whatever the machine's speed), so the node is seen while it enrolls.
+        m.set_fault("down", endpoints=["enroll"])
+        try:
+            node = enrolled_node(m, "enroll-main", "acme", "https://127.0.0.1:7443", start=False).spawn()
+            doc = harness.wait_until(lambda: (d := node.status()[1]) and d.get("listeners", {}).get("http") and d,
+                                     timeout=30, message="the node's status while enrolling")
+            self.assertEqual(doc["state"], "enrolling")
+            ready = harness.http_request(doc["listeners"]["http"], "GET", "/ready")
+            self.assertEqual(ready.status, 503)
+            self.assertIn(b"enrolling", ready.body)
+            refused = harness.http_request(doc["listeners"]["http"], "GET", "/cache/ab/" + "0" * 64)
+            self.assertEqual(refused.status, 503, refused)
+            self.assertIn("retry-after", refused.headers)
+        finally:
+            m.clear_faults()
         node.wait_serving(timeout=30)
 
         # Tenant, certificate and peers in status.
