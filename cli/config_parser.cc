@@ -17,6 +17,8 @@
 #include <iterator>
 #include <thread>
 
+#include "tls/url_host.h"
+
 namespace meshcache::cli {
 namespace {
 
@@ -131,18 +133,14 @@ std::string parse_identity(const char* var, const std::optional<std::string>& ra
   return *raw;
 }
 
+// The node's own URLs end up in certificates, leases and status: the host must parse as
+// tls::url_host reads it (what the certificate will name), and no credentials may ride along.
 void check_url(const char* var, const std::string& url) {
-  std::string_view rest = url;
-  if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else {
-    fail(fmt::format("{}: \"{}\" is not an http:// or https:// URL", var, url));
-  }
-  std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || authority.find_first_of(" @?#") != std::string_view::npos)
-    fail(fmt::format("{}: \"{}\" has no valid host", var, url));
+  auto host = tls::url_host(url);
+  if (!host.ok()) fail(fmt::format("{}: \"{}\" is {}", var, url, host.status().message()));
+  std::string_view authority = std::string_view(url).substr(url.find("://") + 3);
+  if (authority.substr(0, authority.find_first_of("/?#")).find('@') != std::string_view::npos)
+    fail(fmt::format("{}: \"{}\" must not carry a user or password", var, url));
 }
 
 uint64_t parse_size_var(const char* var, const std::string& raw) {

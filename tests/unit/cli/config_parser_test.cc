@@ -260,8 +260,12 @@ TEST_CASE("each bad value gets a message naming its variable") {
       {"MESHCACHE_REGION", "eu/west",
        "MESHCACHE_REGION: \"eu/west\" must be 1-128 characters of A-Z a-z 0-9 . _ -"},
       {"MESHCACHE_NODE_URL", "node1:4000",
-       "MESHCACHE_NODE_URL: \"node1:4000\" is not an http:// or https:// URL"},
-      {"MESHCACHE_NODE_URL", "https:///x", "MESHCACHE_NODE_URL: \"https:///x\" has no valid host"},
+       "MESHCACHE_NODE_URL: \"node1:4000\" is not an http(s) URL with a host: no scheme"},
+      {"MESHCACHE_NODE_URL", "https:///x",
+       "MESHCACHE_NODE_URL: \"https:///x\" is not an http(s) URL with a host: the host is empty"},
+      {"MESHCACHE_ADVERTISED_URL", "https://ci:pw@cache.example",
+       "MESHCACHE_ADVERTISED_URL: \"https://ci:pw@cache.example\" must not carry a user or "
+       "password"},
   };
   for (const auto& c : cases) {
     EnvScope env;
