@@ -9,20 +9,6 @@
 
 namespace meshcache::agent {
 
-std::string_view state_name(NodeState state) {
-  switch (state) {
-    case NodeState::starting:
-      return "starting";
-    case NodeState::enrolling:
-      return "enrolling";
-    case NodeState::serving:
-      return "serving";
-    case NodeState::draining:
-      return "draining";
-  }
-  return "unknown";
-}
-
 namespace {
 
 using Json = nlohmann::json;

@@ -36,7 +36,6 @@ struct NodeStatus {
   uint64_t connections_open = 0;
 };
 
-std::string_view state_name(NodeState state);
 // The JSON document, one line.
 std::string render_node_status(const NodeStatus& status);
 // Unix seconds → "2026-12-22T10:00:00Z".

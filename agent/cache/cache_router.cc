@@ -80,6 +80,20 @@ class CacheRouter final : public http::Router {
 
 }  // namespace
 
+std::string_view state_name(NodeState state) {
+  switch (state) {
+    case NodeState::starting:
+      return "starting";
+    case NodeState::enrolling:
+      return "enrolling";
+    case NodeState::serving:
+      return "serving";
+    case NodeState::draining:
+      return "draining";
+  }
+  return "unknown";
+}
+
 std::shared_ptr<http::Router> make_cache_router(CacheContext ctx) {
   if (ctx.config == nullptr || ctx.store == nullptr || ctx.metrics == nullptr) {
     throw std::invalid_argument("make_cache_router needs a config, a store and metrics");

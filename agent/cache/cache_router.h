@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "agent/auth/authorizer.h"
 #include "agent/config.h"
@@ -17,6 +18,8 @@ namespace meshcache::agent {
 
 // What /ready reports; set by the node as it moves through its lifecycle.
 enum class NodeState { starting, enrolling, serving, draining };
+// "serving", ...: the word /ready, status and the registration lease use.
+std::string_view state_name(NodeState state);
 
 struct CacheContext {
   const Config* config = nullptr;

@@ -1,5 +1,7 @@
 // probes.cc: /up (liveness), /ready (serving or not, from the node's state) and /metrics
 // (Prometheus text). No auth: orchestrators and scrapers carry no cache token. I/O loop thread.
+#include <fmt/format.h>
+
 #include "agent/cache/cache_handler.h"
 #include "agent/cache/json_error.h"
 #include "agent/cache/surfaces.h"
@@ -26,20 +28,9 @@ class ProbeHandler final : public CacheHandler {
         respond_json(ex, 200, R"({"status":"up"})");
         return;
       case Probe::ready: {
-        switch (ctx_.state ? ctx_.state() : NodeState::serving) {
-          case NodeState::serving:
-            respond_json(ex, 200, R"({"status":"serving"})");
-            return;
-          case NodeState::starting:
-            respond_json(ex, 503, R"({"status":"starting"})");
-            return;
-          case NodeState::enrolling:
-            respond_json(ex, 503, R"({"status":"enrolling"})");
-            return;
-          case NodeState::draining:
-            respond_json(ex, 503, R"({"status":"draining"})");
-            return;
-        }
+        NodeState state = ctx_.state ? ctx_.state() : NodeState::serving;
+        respond_json(ex, state == NodeState::serving ? 200 : 503,
+                     fmt::format(R"({{"status":"{}"}})", state_name(state)));
         return;
       }
       case Probe::metrics: {
