@@ -1,4 +1,4 @@
-// backoff.cc: capped exponential retry delays with full jitter (CpTransport thread).
+// backoff.cc: capped exponential retry delays with jitter (CpTransport thread).
 #include "agent/controlplane/backoff.h"
 
 #include <algorithm>
@@ -16,7 +16,7 @@ std::chrono::milliseconds Backoff::next() {
   for (int i = 0; i < failures_ && ceiling < cap_; ++i) ceiling *= 2;
   ceiling = std::min(ceiling, cap_);
   if (ceiling < cap_) ++failures_;
-  std::uniform_int_distribution<int64_t> pick(0, ceiling.count());
+  std::uniform_int_distribution<int64_t> pick(ceiling.count() / 2, ceiling.count());
   return std::chrono::milliseconds(pick(rng_));
 }
 

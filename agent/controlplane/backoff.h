@@ -1,4 +1,4 @@
-// backoff.h: capped exponential retry delays with full jitter (used on the CpTransport thread;
+// backoff.h: capped exponential retry delays with jitter (used on the CpTransport thread;
 // one instance per retried call, not shared between threads).
 #pragma once
 
@@ -11,8 +11,9 @@ class Backoff {
  public:
   Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap);
 
-  // The delay before the next try: uniform in [0, min(cap, base * 2^failures)], so that nodes
-  // that failed together do not retry together.
+  // The delay before the next try: uniform in [ceiling/2, ceiling], ceiling = min(cap,
+  // base * 2^failures). The jitter keeps nodes that failed together from retrying together;
+  // the floor keeps a retry from coming at once and makes the growth certain.
   std::chrono::milliseconds next();
   void reset() { failures_ = 0; }
 

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <utility>
 #include <vector>
+#include "agent/controlplane/backoff.h"
 
 #include "agent/usage/usage_outbox.h"
 #include "agent/usage/usage_window.h"
@@ -54,7 +54,7 @@ class Core : public std::enable_shared_from_this<Core> {
         options_(std::move(options)),
         report_(std::move(report)),
         batch_limit_(std::max<size_t>(1, options_.max_batch)),
-        rng_(std::random_device{}()) {}
+        backoff_(options_.retry_base, options_.retry_cap) {}
 
   UsageWindow window;
   UsageOutbox outbox;
@@ -101,7 +101,7 @@ class Core : public std::enable_shared_from_this<Core> {
     sending_ = false;
     if (reply.status >= 200 && reply.status < 300) {
       if (Status s = outbox.remove(keys); !s.ok()) return failed("store: " + s.message());
-      failures_ = 0;
+      backoff_.reset();
       status_.last_success_unix = now_s();
       status_.next_attempt_unix.reset();
       publish(fmt::format("ok: {} events", keys.size()));
@@ -132,16 +132,11 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   void failed(std::string result) {
-    // Capped exponential backoff, drawn in [delay/2, delay] so that nodes that failed together
-    // do not retry together.
-    const int64_t base = std::max<int64_t>(1, options_.retry_base.count());
-    const int64_t grown = base << std::min(failures_++, 20u);
-    const int64_t delay = std::min(std::max<int64_t>(1, options_.retry_cap.count()), grown);
-    const int64_t wait = std::uniform_int_distribution<int64_t>(delay / 2, delay)(rng_);
-    status_.next_attempt_unix = (window.now_ms() + wait) / 1000;
+    const std::chrono::milliseconds wait = backoff_.next();
+    status_.next_attempt_unix = (window.now_ms() + wait.count()) / 1000;
     publish(std::move(result));
     retry_pending_ = true;
-    later(std::chrono::milliseconds(wait), &Core::retry);
+    later(wait, &Core::retry);
   }
 
   void retry() {
@@ -168,8 +163,7 @@ class Core : public std::enable_shared_from_this<Core> {
   size_t batch_limit_;
   bool sending_ = false;        // one POST at a time
   bool retry_pending_ = false;  // a failure's retry is scheduled: new closes wait for it
-  unsigned failures_ = 0;       // in a row
-  std::minstd_rand rng_;
+  cp::Backoff backoff_;         // grows with failures in a row
   cp::CallStatus status_;
 };
 

@@ -197,7 +197,7 @@ TEST_CASE("stop() from a callback ends the thread after that callback") {
   CHECK(calls == 1);
 }
 
-TEST_CASE("backoff grows to its cap with full jitter and resets") {
+TEST_CASE("backoff grows to its cap with jitter and resets") {
   Backoff b(100ms, 1000ms);
   std::vector<std::chrono::milliseconds> ceilings = {100ms, 200ms, 400ms, 800ms, 1000ms, 1000ms};
   std::vector<std::chrono::milliseconds> longest(ceilings.size(), 0ms);
@@ -205,13 +205,10 @@ TEST_CASE("backoff grows to its cap with full jitter and resets") {
     b.reset();
     for (size_t i = 0; i < ceilings.size(); ++i) {
       auto d = b.next();
-      CHECK(d >= 0ms);
+      CHECK(d >= ceilings[i] / 2);
       CHECK(d <= ceilings[i]);
-      longest[i] = std::max(longest[i], d);
     }
   }
-  // It grows: 50 draws each almost surely reach past half of their ceiling.
-  for (size_t i = 0; i < ceilings.size(); ++i) CHECK(longest[i] > ceilings[i] / 2);
   // Jitter: many draws at the cap are not all the same.
   std::set<int64_t> seen;
   for (int i = 0; i < 20; ++i) seen.insert(b.next().count());
