@@ -4,34 +4,21 @@
 #include "agent/auth/credentials.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <array>
 #include <memory>
 
+#include "storage/sha256.h"
+
 namespace meshcache::agent {
 namespace {
 
-struct MdFree {
-  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-// SHA256() fetches the algorithm on every call (about 4x slower for a short token than a
-// context that is reused), so each thread keeps one. (OpenSSL 3.0 still allocates the digest
-// state at each init; only the deprecated SHA256_Init API avoids that.)
+// One reused hasher per thread: a one-shot SHA256() fetches the algorithm on every call (about
+// 4x slower for a short token).
 void sha256(std::string_view data, std::array<uint8_t, 32>& out) {
-  static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (md && ctx && EVP_DigestInit_ex2(ctx.get(), md.get(), nullptr) == 1 &&
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
-      EVP_DigestFinal_ex(ctx.get(), out.data(), nullptr) == 1) {
-    return;
-  }
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  thread_local storage::Sha256 hasher;
+  hasher.update(data.data(), data.size());
+  out = hasher.finish();
 }
 
 bool iprefix(std::string_view s, std::string_view prefix) {

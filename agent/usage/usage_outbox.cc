@@ -3,11 +3,12 @@
 #include "agent/usage/usage_outbox.h"
 
 #include <fmt/core.h>
-#include <openssl/evp.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "storage/sha256.h"
 
 namespace meshcache::agent::usage {
 namespace {
@@ -141,12 +142,9 @@ std::string UsageOutbox::event_id(const Aggregate& a, uint64_t seq) const {
     name.append(part);
     name.push_back('\0');
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // SHA-256 of a short string cannot fail short of memory exhaustion; an all-zero id would
-  // still be well formed.
-  if (EVP_Digest(name.data(), name.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-    std::fill(std::begin(digest), std::end(digest), 0);
+  storage::Sha256 hasher;
+  hasher.update(name.data(), name.size());
+  storage::Digest digest = hasher.finish();
   digest[6] = (digest[6] & 0x0f) | 0x80;
   digest[8] = (digest[8] & 0x3f) | 0x80;
   std::string id;
