@@ -69,6 +69,14 @@ class ControlPlaneAuthTest(unittest.TestCase):
         self.assertEqual(self.req("PUT", "/v8/artifacts/aa03?slug=p1", "acme-p1", b"p1").status // 100, 2)
         self.assertEqual(self.req("GET", "/v8/artifacts/aa03?slug=p1", "acme-p1").status, 200)
         self.assertEqual(self.req("GET", "/v8/artifacts/aa01?slug=p2", "acme-p1").status, 403)
+        # The decision is cached: twenty more requests with the token ask the control plane at
+        # most once more (the 1.5 s allow may run out once on a slow machine), not twenty times.
+        asked = lambda: len([r for r in self.mock.requests("introspect") if "acme-rw" in r["body"]])
+        before = asked()
+        self.assertGreaterEqual(before, 1)
+        for _ in range(20):
+            self.assertEqual(self.req("GET", "/v8/artifacts/aa01?slug=p2", "acme-rw").status, 200)
+        self.assertLessEqual(asked() - before, 1)
         # Basic auth with the URL-safe alphabet (Bazel), on the tenant-scoped generic surface.
         r = self.node.request("PUT", "/cache/ab/basic-1", b"generic", basic(self.tokens["acme-rw"]))
         self.assertEqual(r.status // 100, 2, r)
