@@ -53,6 +53,16 @@ std::string outbox(std::string_view target, uint64_t seq) {
   return key;
 }
 
+std::optional<std::pair<std::string_view, uint64_t>> parse_outbox(rocksdb::Slice key) {
+  if (key.size() < 10 || key[key.size() - 9] != '\0') return std::nullopt;
+  return std::pair{std::string_view(key.data(), key.size() - 9),
+                   get_be64(key.data() + key.size() - 8)};
+}
+
+std::string tombstone(std::string_view tenant, std::string_view ns) {
+  return record(tenant, ns);  // the same (prefix \0 rest) layout
+}
+
 std::string record(std::string_view space, std::string_view key) {
   std::string out;
   out.reserve(space.size() + 1 + key.size());
@@ -66,6 +76,14 @@ FixedKey<40> outbox_value(const Digest& id, int64_t version_ms) {
   FixedKey<40> value;
   std::memcpy(value.bytes.data(), id.data(), id.size());
   put_be64(value.bytes.data() + id.size(), static_cast<uint64_t>(version_ms));
+  return value;
+}
+
+std::string outbox_namespace_value(std::string_view ns, int64_t version_ms) {
+  std::string value(41, '\0');
+  put_be64(value.data() + 32, static_cast<uint64_t>(version_ms));
+  value[40] = 1;
+  value.append(ns);
   return value;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <rocksdb/slice.h>
 
@@ -51,10 +52,19 @@ struct AccessRow {
 };
 std::optional<AccessRow> parse_access(rocksdb::Slice key);
 
-// outbox: (target \0 sequence) → (artifact id, version_ms). Targets never contain \0, so each
-// target's rows are contiguous and ordered by sequence.
+// outbox: (target \0 sequence) → row. Targets never contain \0, so each target's rows are
+// contiguous and ordered by sequence. An artifact row is exactly 40 bytes: (artifact id,
+// version_ms). A namespace-delete row extends that layout with an all-zero id, then the kind
+// byte 1 and the namespace, so it is at least 41 bytes: the length alone tells the kinds apart,
+// whatever the namespace's length.
 std::string outbox(std::string_view target, uint64_t seq);
 FixedKey<40> outbox_value(const Digest& id, int64_t version_ms);
+std::string outbox_namespace_value(std::string_view ns, int64_t version_ms);
+// The row's target and sequence; nullopt for a key this layout did not write.
+std::optional<std::pair<std::string_view, uint64_t>> parse_outbox(rocksdb::Slice key);
+
+// tombstones: (tenant \0 namespace) → version_ms, big-endian. Tenants never contain \0.
+std::string tombstone(std::string_view tenant, std::string_view ns);
 
 // records: (space \0 key) → value. Spaces never contain \0, so each space's rows are
 // contiguous and ordered by key.
@@ -71,5 +81,7 @@ std::optional<PendingRow> parse_pending(rocksdb::Slice key);
 
 // meta: the chunk size the store was created with; bodies on disk are cut at this size.
 inline constexpr std::string_view kChunkBytes = "chunk_bytes";
+// meta: present once the backfill index holds every manifest and tombstone.
+inline constexpr std::string_view kBackfillBuilt = "backfill_index_built";
 
 }  // namespace meshcache::storage::keys

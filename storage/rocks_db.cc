@@ -8,6 +8,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
+#include "storage/backfill_index.h"
 #include "storage/counters.h"
 #include "storage/keys.h"
 #include "storage/manifest_codec.h"
@@ -17,10 +18,10 @@ namespace {
 
 constexpr size_t kMiB = 1024 * 1024;
 
-// Names in Cf order. A family added later (records) is created when an older store opens,
-// thanks to create_missing_column_families.
-constexpr const char* kCfNames[] = {"manifests", "tombstones", "chunks", "outbox",
-                                    "access",    "meta",       "records"};
+// Names in Cf order. A family added later (records, backfill) is created when an older store
+// opens, thanks to create_missing_column_families.
+constexpr const char* kCfNames[] = {"manifests", "tombstones", "chunks",  "outbox",
+                                    "access",    "meta",       "records", "backfill"};
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::count));
 
 // The node's RSS target is 128 MiB under load: a 32 MiB shared block cache, an 8 MiB blob
@@ -136,6 +137,7 @@ void RocksDb::delete_artifact(rocksdb::WriteBatch& batch, const Digest& id, cons
                               uint64_t chunk_bytes) const {
   (void)batch.Delete(cf(Cf::manifests), keys::manifest(id));
   (void)batch.Delete(cf(Cf::access), keys::access(m.last_access_ms, id).slice());
+  backfill::delete_artifact(batch, *this, m);
   if (!m.inline_body) delete_chunks(batch, id, m.version_ms, chunk_count(m.size, chunk_bytes));
 }
 

@@ -16,7 +16,7 @@
 
 namespace meshcache::storage {
 
-enum class Cf { manifests, tombstones, chunks, outbox, access, meta, records, count };
+enum class Cf { manifests, tombstones, chunks, outbox, access, meta, records, backfill, count };
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what);
 
@@ -45,7 +45,8 @@ class RocksDb {
   // would tax every GET on a store that overwrites often; the count is always known.
   void delete_chunks(rocksdb::WriteBatch& batch, const Digest& id, int64_t version_ms,
                      uint64_t count) const;
-  // Manifest, chunks (none for an inline body) and access row of a committed artifact.
+  // Manifest, chunks (none for an inline body), access row and backfill index row of a
+  // committed artifact.
   void delete_artifact(rocksdb::WriteBatch& batch, const Digest& id, const Manifest& m,
                        uint64_t chunk_bytes) const;
 

@@ -1,6 +1,6 @@
-// rocks_store.cc: the Store on RocksDB: open and recovery, lookups, reads, the commit of writes,
-// removal, records and stats (any thread; per-artifact steps serialize on striped locks, reads
-// take none).
+// rocks_store.cc: the Store on RocksDB: open and recovery, lookups, reads, the commit of writes
+// through the LWW gate, removal, records and stats (any thread; per-artifact steps serialize on
+// striped locks, reads take none).
 #include "storage/rocks_store.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/artifact_id.h"
+#include "storage/backfill_index.h"
 #include "storage/body_reader.h"
 #include "storage/keys.h"
 #include "storage/manifest_codec.h"
@@ -32,7 +33,11 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
 
 RocksStore::RocksStore(DataDirLock lock, std::unique_ptr<RocksDb> db, const StoreOptions& options,
                        Clock clock)
-    : lock_(std::move(lock)), db_(std::move(db)), options_(options), clock_(clock) {
+    : lock_(std::move(lock)),
+      db_(std::move(db)),
+      options_(options),
+      clock_(clock),
+      outbox_(*db_, counters_, options.max_outbox_rows) {
   commit_options_.sync = options.fsync;
   // A lost access refresh only makes eviction slightly less accurate after a crash.
   refresh_options_.disableWAL = true;
@@ -55,8 +60,12 @@ Result<std::unique_ptr<RocksStore>> RocksStore::open(const StoreOptions& options
   Status s = store->load_chunk_bytes();
   if (s.ok()) s = store->counters_.load(store->db_->db(), store->db_->cf(Cf::meta));
   if (s.ok()) s = store->sweep_pending_writes();
-  if (s.ok()) s = store->load_outbox_seq();
+  if (s.ok()) s = store->outbox_.load();
+  if (s.ok()) s = backfill::build_if_missing(*store->db_, store->commit_options_);
   if (!s.ok()) return s;
+  store->tombstones_ =
+      std::make_unique<Tombstones>(*store->db_, store->counters_, store->locks_, store->outbox_,
+                                   store->options_.chunk_bytes, store->commit_options_);
   store->evictor_ = std::make_unique<Evictor>(*store->db_, store->counters_, store->locks_,
                                               options.capacity_bytes, store->options_.chunk_bytes);
   // The capacity may have shrunk since the last run.
@@ -113,31 +122,14 @@ Status RocksStore::sweep_pending_writes() {
   return Status::Ok();
 }
 
-Status RocksStore::load_outbox_seq() {
-  // The next sequence is one past the highest in use. Rows are ordered by target first, so
-  // jump from target to target and read each one's last row: a few seeks, not a scan.
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::outbox)));
-  uint64_t next = 0;
-  it->SeekToFirst();
-  while (it->Valid()) {
-    if (it->key().size() < 9) return Status(Code::corruption, "malformed outbox row");
-    std::string bound(it->key().data(), it->key().size() - 8);  // target \0
-    bound.append(8, '\xff');
-    it->SeekForPrev(bound);
-    if (!it->Valid()) break;
-    next = std::max(next, keys::get_be64(it->key().data() + it->key().size() - 8) + 1);
-    bound.resize(bound.size() - 8);
-    bound.back() = '\x01';  // just past every row of this target
-    it->Seek(bound);
-  }
-  if (!it->status().ok()) return from_rocks(it->status(), "reading the outbox");
-  next_outbox_seq_.store(next, std::memory_order_relaxed);
-  return Status::Ok();
-}
-
 Result<Manifest> RocksStore::head(const ArtifactRef& ref) {
   return db_->get_manifest(rocksdb::ReadOptions(), artifact_digest(ref));
+}
+
+Result<Manifest> RocksStore::head_id(std::string_view artifact_id) {
+  auto id = digest_from_hex(artifact_id);
+  if (!id) return Status(Code::invalid_argument, "malformed artifact id");
+  return db_->get_manifest(rocksdb::ReadOptions(), *id);
 }
 
 Result<std::unique_ptr<BodyReader>> RocksStore::read(const Manifest& m, uint64_t offset,
@@ -190,42 +182,78 @@ void RocksStore::refresh_access(const Digest& id, const Manifest& m) {
   if (!s.ok()) spdlog::warn("store: refreshing last access failed: {}", s.ToString());
 }
 
+Result<RocksStore::GateInputs> RocksStore::read_gate_inputs(const Digest& id,
+                                                            std::string_view tenant,
+                                                            std::string_view ns) const {
+  GateInputs in;
+  auto tombstone = tombstones_->get(tenant, ns);
+  if (!tombstone.ok()) return tombstone.status();
+  in.tombstone = *tombstone;
+  auto stored = db_->get_manifest(rocksdb::ReadOptions(), id);
+  if (!stored.ok() && stored.status().code() != Code::not_found) return stored.status();
+  if (stored.ok()) {
+    in.existing = backfill::effective_version(*stored);
+    in.manifest = std::move(stored).value();
+  }
+  return in;
+}
+
 Result<std::unique_ptr<Writer>> RocksStore::begin_write(const ArtifactRef& ref,
                                                         WriteOptions options) {
-  for (const auto& target : options.outbox_targets)
-    if (target.empty() || target.find('\0') != std::string::npos)
-      return Status(Code::invalid_argument, "outbox target is empty or contains NUL");
+  // What a node received is never forwarded, so a replicated apply writes no outbox rows. A
+  // full outbox refuses a local write before its body arrives.
+  if (options.origin == Origin::replica)
+    options.outbox_targets.clear();
+  else if (Status s = outbox_.check(options.outbox_targets); !s.ok())
+    return s;
   // Refused before the body arrives, so HTTP can answer 413 to Expect: 100-continue.
   if (options.expected_size && *options.expected_size > options_.max_artifact_bytes)
     return Status(Code::too_large,
                   fmt::format("declared size {} exceeds the {} byte limit", *options.expected_size,
                               options_.max_artifact_bytes));
   const Digest id = artifact_digest(ref);
-  auto version = reserve_version(id, options);
+  auto version = reserve_version(id, ref, options);
   if (!version.ok()) return version.status();
   return std::unique_ptr<Writer>(new RocksWriter(*this, id, *version, ref, std::move(options)));
 }
 
-Result<int64_t> RocksStore::reserve_version(const Digest& id, const WriteOptions& options) {
+Result<int64_t> RocksStore::reserve_version(const Digest& id, const ArtifactRef& ref,
+                                            const WriteOptions& options) {
+  const int64_t requested = options.version_ms.value_or(0);
+  if (requested < 0) return Status(Code::invalid_argument, "version_ms is negative");
   auto& slot = locks_.slot(id);
   std::lock_guard guard(slot.mu);
-  auto stored = db_->get_manifest(rocksdb::ReadOptions(), id);
-  if (!stored.ok() && stored.status().code() != Code::not_found) return stored.status();
-  int64_t floor = stored.ok() ? stored->version_ms : std::numeric_limits<int64_t>::min();
-  int64_t version = options.version_ms.value_or(clock_());
+  auto stored = read_gate_inputs(id, ref.tenant, ref.ns);
+  if (!stored.ok()) return stored.status();
+  const auto& [manifest, existing, tombstone] = *stored;
+  // Writes in flight own their versions' chunk keys even though no manifest names them.
+  int64_t in_flight = std::numeric_limits<int64_t>::min();
+  bool same_in_flight = false;
+  for (const auto& w : slot.writing) {
+    if (w.id != id) continue;
+    in_flight = std::max(in_flight, w.version_ms);
+    same_in_flight |= w.version_ms == requested;
+  }
+
+  int64_t version = requested;
   if (options.origin == Origin::replica) {
-    // Last writer wins, as in Kura: an equal or older replicated version is ignored.
-    if (version <= floor)
-      return Status(Code::conflict,
-                    fmt::format("version {} is not newer than the stored {}", version, floor));
-    for (const auto& w : slot.writing)
-      if (w.id == id && w.version_ms == version)
-        return Status(Code::conflict, fmt::format("version {} is already being written", version));
+    auto verdict = lww_gate(requested, tombstone, existing);
+    // Another apply of this very version is streaming; it would commit the same version.
+    if (verdict == ApplyVerdict::applied && same_in_flight) verdict = ApplyVerdict::ignored_equal;
+    if (verdict != ApplyVerdict::applied)
+      return Status(Code::conflict, std::string(verdict_name(verdict)));
+    // Version 0 with no local copy and no tombstone: stamped now, as Kura does. A newer version
+    // in flight is left to the commit's check.
+    if (version == 0) {
+      version = clock_();
+      if (version <= in_flight) version = in_flight + 1;
+    }
   } else {
-    // Local writes always supersede: strictly newer than the stored version and than every
-    // write in flight, so no two bodies ever share chunk keys.
-    for (const auto& w : slot.writing)
-      if (w.id == id) floor = std::max(floor, w.version_ms);
+    // Local writes always supersede: strictly newer than the stored version, every write in
+    // flight and the namespace's tombstone, so a client write is never blocked by a delete.
+    if (version == 0) version = clock_();
+    const int64_t floor =
+        std::max({in_flight, existing.value_or(in_flight), tombstone.value_or(in_flight)});
     if (version <= floor) version = floor + 1;
   }
   slot.writing.push_back({id, version});
@@ -240,46 +268,54 @@ void RocksStore::release_version(ArtifactLocks::Slot& slot, const Digest& id, in
 Result<Manifest> RocksStore::commit_write(const Digest& id, Manifest m, uint64_t chunks,
                                           const std::vector<std::string>& outbox_targets) {
   auto& slot = locks_.slot(id);
+  const int64_t version = m.version_ms;
+  m.created_ms = m.last_access_ms = clock_();
+  std::optional<Manifest> overtaken;
   {
     std::lock_guard guard(slot.mu);
-    auto previous = db_->get_manifest(rocksdb::ReadOptions(), id);
-    if (!previous.ok() && previous.status().code() != Code::not_found) return previous.status();
-    // A local write that a newer local write overtook while it streamed has simply lost the
-    // last-writer-wins race: for its client the PUT succeeded and was then overwritten, so it
-    // gets the winner's manifest. Only a replicated apply reports the conflict (its sender
-    // must learn the apply was ignored).
-    if (previous.ok() && previous->version_ms >= m.version_ms && m.origin == Origin::local)
-      return std::move(previous.value());
-    if (previous.ok() && previous->version_ms >= m.version_ms)
-      return Status(Code::conflict,
-                    fmt::format("version {} was superseded by {} while it was written",
-                                m.version_ms, previous->version_ms));
-    m.created_ms = m.last_access_ms = clock_();
-
-    rocksdb::WriteBatch batch;
-    CounterDelta delta{.bytes = static_cast<int64_t>(m.size),
-                       .artifacts = 1,
-                       .outbox_rows = static_cast<int64_t>(outbox_targets.size())};
-    // The previous version's rows go first: a later Put of the same key in the batch wins.
-    if (previous.ok()) {
-      db_->delete_artifact(batch, id, *previous, options_.chunk_bytes);
-      delta.bytes -= static_cast<int64_t>(previous->size);
-      delta.artifacts = 0;
+    // A newer version or a namespace delete may have landed while the body streamed.
+    auto hold = tombstones_->hold_for_commit();
+    auto stored = read_gate_inputs(id, m.tenant, m.ns);
+    if (!stored.ok()) return stored.status();
+    auto& previous = stored->manifest;
+    const auto verdict = lww_gate(version, stored->tombstone, stored->existing);
+    if (verdict != ApplyVerdict::applied && m.origin == Origin::replica)
+      return Status(Code::conflict, std::string(verdict_name(verdict)));
+    if (verdict != ApplyVerdict::applied) {
+      // A local write has simply lost the last-writer-wins race: for its client the PUT
+      // succeeded and was then overwritten (or deleted with its namespace), so it gets the
+      // winner's manifest, or its own when a tombstone won.
+      overtaken.emplace(previous && stored->existing >= version ? std::move(*previous)
+                                                                : std::move(m));
+    } else {
+      rocksdb::WriteBatch batch;
+      CounterDelta delta{.bytes = static_cast<int64_t>(m.size), .artifacts = 1};
+      // The previous version's rows go first: a later Put of the same key in the batch wins.
+      if (previous) {
+        db_->delete_artifact(batch, id, *previous, options_.chunk_bytes);
+        delta.bytes -= static_cast<int64_t>(previous->size);
+        delta.artifacts = 0;
+      }
+      (void)batch.Put(db_->cf(Cf::manifests), keys::manifest(id), encode_manifest(m));
+      (void)batch.Put(db_->cf(Cf::access), keys::access(m.last_access_ms, id).slice(), {});
+      backfill::put_artifact(batch, *db_, m);
+      if (chunks > 0) (void)batch.Delete(db_->cf(Cf::meta), keys::pending(id, version).slice());
+      outbox_.stage(batch, outbox_targets, keys::outbox_value(id, version).slice());
+      Counters::stage(batch, db_->cf(Cf::meta), delta);
+      // Returns once the batch is in the WAL (and synced with fsync): acknowledged means
+      // durable against a process crash.
+      auto s = db_->db()->Write(commit_options_, &batch);
+      if (!s.ok()) {
+        outbox_.cancel(outbox_targets);
+        return from_rocks(s, "committing a write");
+      }
+      counters_.apply(delta);
+      release_version(slot, id, version);
     }
-    (void)batch.Put(db_->cf(Cf::manifests), keys::manifest(id), encode_manifest(m));
-    (void)batch.Put(db_->cf(Cf::access), keys::access(m.last_access_ms, id).slice(), {});
-    if (chunks > 0) (void)batch.Delete(db_->cf(Cf::meta), keys::pending(id, m.version_ms).slice());
-    uint64_t seq = next_outbox_seq_.fetch_add(outbox_targets.size(), std::memory_order_relaxed);
-    const auto row = keys::outbox_value(id, m.version_ms);
-    for (const auto& target : outbox_targets)
-      (void)batch.Put(db_->cf(Cf::outbox), keys::outbox(target, seq++), row.slice());
-    Counters::stage(batch, db_->cf(Cf::meta), delta);
-    // Returns once the batch is in the WAL (and synced with fsync): acknowledged means durable
-    // against a process crash.
-    auto s = db_->db()->Write(commit_options_, &batch);
-    if (!s.ok()) return from_rocks(s, "committing a write");
-    counters_.apply(delta);
-    release_version(slot, id, m.version_ms);
+  }
+  if (overtaken) {
+    discard_write(id, version, chunks);  // its chunks were never exposed
+    return std::move(*overtaken);
   }
   evict_if_over_capacity();
   return m;
@@ -373,6 +409,44 @@ Status RocksStore::delete_records(std::string_view space, std::span<const std::s
   for (const auto& key : keys) (void)batch.Delete(db_->cf(Cf::records), keys::record(space, key));
   auto s = db_->db()->Write(commit_options_, &batch);
   return s.ok() ? Status::Ok() : from_rocks(s, "deleting records");
+}
+
+Result<ApplyVerdict> RocksStore::lww_verdict(const ArtifactRef& ref, int64_t version_ms) {
+  if (version_ms < 0) return Status(Code::invalid_argument, "version_ms is negative");
+  auto stored = read_gate_inputs(artifact_digest(ref), ref.tenant, ref.ns);
+  if (!stored.ok()) return stored.status();
+  return lww_gate(version_ms, stored->tombstone, stored->existing);
+}
+
+Result<bool> RocksStore::delete_namespace(const std::string& tenant, const std::string& ns,
+                                          std::optional<int64_t> version_ms,
+                                          const std::vector<std::string>& outbox_targets) {
+  return tombstones_->apply(tenant, ns, version_ms, outbox_targets);
+}
+
+Result<int64_t> RocksStore::namespace_tombstone(const std::string& tenant, const std::string& ns) {
+  auto tombstone = tombstones_->get(tenant, ns);
+  if (!tombstone.ok()) return tombstone.status();
+  return tombstone->value_or(0);
+}
+
+Result<std::vector<OutboxRow>> RocksStore::scan_outbox(std::string_view target, uint64_t from_seq,
+                                                       size_t limit) {
+  return outbox_.scan(target, from_seq, limit);
+}
+
+Status RocksStore::delete_outbox(std::string_view target, std::span<const uint64_t> seqs) {
+  return outbox_.remove(target, seqs);
+}
+
+Result<uint64_t> RocksStore::drop_outbox_target(std::string_view target) {
+  return outbox_.drop(target);
+}
+
+std::map<std::string, uint64_t> RocksStore::outbox_depths() const { return outbox_.depths(); }
+
+Result<BackfillPage> RocksStore::list_backfill(std::string_view after, size_t limit) {
+  return backfill::list(*db_, after, limit);
 }
 
 StoreStats RocksStore::stats() const {

@@ -128,10 +128,7 @@ Result<Manifest> RocksWriter::commit() {
   m.inline_body = std::move(inline_body);
   auto committed = store_.commit_write(id_, std::move(m), chunks_, options_.outbox_targets);
   if (!committed.ok()) return fail(committed.status());
-  if (committed->version_ms != version_ms_) {
-    // Overtaken by a newer write (see commit_write): our chunks were never exposed.
-    store_.discard_write(id_, version_ms_, chunks_);
-  }
+  // Also when a local write was overtaken: commit_write() then discarded its chunks itself.
   state_ = State::committed;
   buffer_.reset();
   return committed;

@@ -43,6 +43,17 @@ ArtifactRef artifact(const std::string& key, const std::string& producer) {
   return ArtifactRef{producer, "acme", "web", key};
 }
 
+ArtifactRef in_ns(const std::string& ns, const std::string& key) {
+  return ArtifactRef{"bazel", "acme", ns, key};
+}
+
+WriteOptions replica(int64_t version_ms) {
+  WriteOptions o;
+  o.origin = Origin::replica;
+  if (version_ms != 0) o.version_ms = version_ms;
+  return o;
+}
+
 std::string body(size_t size, uint8_t seed) {
   std::string out(size, '\0');
   for (size_t i = 0; i < size; ++i)

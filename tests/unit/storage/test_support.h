@@ -34,6 +34,10 @@ StoreOptions small_options(const std::string& path, uint64_t chunk_bytes = 1024)
 std::unique_ptr<RocksStore> open_store(const StoreOptions& options);
 
 ArtifactRef artifact(const std::string& key, const std::string& producer = "bazel");
+// An artifact of tenant "acme" in namespace `ns`.
+ArtifactRef in_ns(const std::string& ns, const std::string& key);
+// Options of a replicated apply at `version_ms` (0: stamped by the receiver).
+WriteOptions replica(int64_t version_ms);
 // `size` bytes derived from `seed`, different for every offset and seed.
 std::string body(size_t size, uint8_t seed = 1);
 std::string sha256_hex(const std::string& bytes);
