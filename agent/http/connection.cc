@@ -5,6 +5,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
@@ -19,6 +21,24 @@ namespace {
 constexpr size_t kMaxSingleRead = 64 * 1024;
 constexpr size_t kMaxSingleWrite = 256 * 1024;
 constexpr std::chrono::seconds kLinger{2};
+
+// Kura's mTLS identity of a verified client: hex of the first 8 bytes of SHA-256 of the leaf's
+// DER. "" without a verified client certificate (the public port asks for none), so only
+// handshakes that presented one pay for the digest.
+std::string tls_peer_id(const SSL* ssl) {
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (leaf == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(leaf, EVP_sha256(), md, &len) != 1 || len < 8) return {};
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 8; ++i) {
+    id.push_back(kHex[md[i] >> 4]);
+    id.push_back(kHex[md[i] & 15]);
+  }
+  return id;
+}
 
 timeval to_timeval(Clock::duration d) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -130,8 +150,9 @@ void Connection::on_event(bufferevent* bev, short events, void* arg) noexcept {
   auto& c = *static_cast<Connection*>(arg);
   if (events & BEV_EVENT_CONNECTED) {
     // TLS handshake done: ALPN picks the protocol.
-    bool h2 = tls::negotiated_alpn(bufferevent_openssl_get_ssl(bev)) == "h2";
-    c.start_session(h2 ? Protocol::h2 : Protocol::http1);
+    SSL* ssl = bufferevent_openssl_get_ssl(bev);
+    bool h2 = tls::negotiated_alpn(ssl) == "h2";
+    c.start_session(h2 ? Protocol::h2 : Protocol::http1, tls_peer_id(ssl));
     c.feed();
     return;
   }
@@ -185,7 +206,7 @@ void Connection::wake() {
   if (wake_event_) event_active(wake_event_.get(), 0, 0);
 }
 
-void Connection::start_session(Protocol protocol) {
+void Connection::start_session(Protocol protocol, std::string tls_peer_id) {
   evbuffer* out = bufferevent_get_output(bev_.get());
   SessionHost& host = *this;
   if (protocol == Protocol::http1) {
@@ -193,6 +214,7 @@ void Connection::start_session(Protocol protocol) {
   } else {
     session_ = std::make_unique<Http2Session>(loop_.env(), host, out, peer_, protocol);
   }
+  session_->set_tls_peer_id(std::move(tls_peer_id));
   state_ = State::open;
   if (loop_.draining()) session_->drain();
 }

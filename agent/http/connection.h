@@ -41,7 +41,7 @@ class Connection final : private SessionHost {
   static void on_wake(evutil_socket_t, short, void* arg) noexcept;
 
   void wake() override;
-  void start_session(Protocol protocol);
+  void start_session(Protocol protocol, std::string tls_peer_id = {});
   void feed();
   void sync();
   bool write_now();

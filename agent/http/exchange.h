@@ -42,6 +42,9 @@ struct Request {
   Protocol protocol = Protocol::http1;
   std::string request_id;  // generated per request; every response carries x-request-id
   std::string peer;        // remote address "ip:port"
+  // TLS with a verified client certificate: lowercase hex of the first 8 bytes of SHA-256 of
+  // the leaf's DER (Kura's mTLS identity); "" otherwise. Computed once per connection.
+  std::string tls_peer_id;
 
   // First header with this (lowercase) name, or nullptr.
   const std::string* header(std::string_view name) const;

@@ -167,6 +167,7 @@ bool Http1Session::on_head(Request&& request, bool keep_alive) {
   request.protocol = Protocol::http1;
   request.request_id = env_.ids.next();
   request.peer = peer_;
+  request.tls_peer_id = tls_peer_id_;
   queue_.push_back(std::make_unique<Exchange1>(*this, std::move(request)));
   Exchange1& ex = *queue_.back();
   receiving_ = &ex;

@@ -78,6 +78,11 @@ class Http2Session::Stream final : public Exchange {
   bool request_done_ = false;  // END_STREAM from the client
   bool responded_ = false;
   bool finished_ = false;  // END_STREAM sent
+  // A success answered before the whole body waits here while the rest is read and dropped:
+  // curl (7.88) loses a response that comes while it is still uploading, whether RST_STREAM
+  // follows it or not. Errors go out at once (and the stream is reset).
+  std::optional<Response> deferred_;
+  std::unique_ptr<BodySource> deferred_body_;
   uint64_t body_received_ = 0;
   bool paused_ = false;  // the handler holds the body back: its window stays closed
   size_t withheld_ = 0;  // body bytes received but not yet given back to the window
@@ -232,6 +237,7 @@ int Http2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame,
   auto st = std::make_unique<Stream>(s, frame->hd.stream_id);
   st->request_.protocol = s.protocol_;
   st->request_.peer = s.peer_;
+  st->request_.tls_peer_id = s.tls_peer_id_;
   s.streams_[frame->hd.stream_id] = std::move(st);
   return 0;
 }
@@ -285,9 +291,14 @@ int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       }
       if (Stream* st = end_stream ? s.find(frame->hd.stream_id) : nullptr) s.finish_request(*st);
       break;
-    case NGHTTP2_RST_STREAM:
-      if (!s.resets_.take(s.now_)) s.calm_down("rapid reset");
+    case NGHTTP2_RST_STREAM: {
+      // Rapid reset costs the server work it then throws away: only a reset of a stream not
+      // answered yet counts. libcurl resets every stream it has finished with, so a peer
+      // pushing hundreds of artifacts a second must not trip the guard.
+      Stream* st = s.find(frame->hd.stream_id);
+      if (st != nullptr && !st->responded() && !s.resets_.take(s.now_)) s.calm_down("rapid reset");
       break;
+    }
     case NGHTTP2_SETTINGS:
       if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
         s.settings_acked_ = true;
@@ -316,7 +327,12 @@ int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t strea
     st->body_received_ += len;
     s.last_data_ = s.now_;
     if (st->body_received_ > s.env_.limits.max_body_bytes) {
-      if (!st->responded_) s.fail_stream(*st, 413);
+      if (!st->responded_) {
+        s.fail_stream(*st, 413);
+      } else if (st->deferred_) {
+        st->deferred_.reset();  // a body past every bound will not end: give up on it
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+      }
     } else if (st->handler_ && !st->responded_) {
       st->handler_->on_body(*st, {data, len});
     }
@@ -411,6 +427,11 @@ void Http2Session::finish_request(Stream& st) {
   st.request_done_ = true;
   if (st.request_.has_body && st.handler_) --receiving_bodies_;
   if (st.handler_ && !st.responded_) st.handler_->on_complete(st);
+  if (st.deferred_) {
+    Response response = std::move(*st.deferred_);
+    st.deferred_.reset();
+    submit(st, std::move(response), std::move(st.deferred_body_));
+  }
 }
 
 void Http2Session::fail_stream(Stream& st, int status) {
@@ -424,6 +445,12 @@ void Http2Session::fail_stream(Stream& st, int status) {
 }
 
 void Http2Session::submit(Stream& st, Response&& response, std::unique_ptr<BodySource> body) {
+  if (st.request_.has_body && !st.request_done_ && response.status >= 200 &&
+      response.status < 300) {
+    st.deferred_ = std::move(response);
+    st.deferred_body_ = std::move(body);
+    return;
+  }
   const Response& r = response;
   bool head = st.request_.method == "HEAD";
   bool bodiless = status_without_body(r.status);

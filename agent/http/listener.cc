@@ -96,7 +96,7 @@ void ensure_port_free(const ListenAddress& address) {
   }
 }
 
-Listener::Listener(IoLoop& loop, const ListenAddress& address, SSL_CTX* tls)
+Listener::Listener(IoLoop& loop, const ListenAddress& address, const TlsContextSource* tls)
     : loop_(loop), tls_(tls) {
   unsigned flags =
       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT;
@@ -121,7 +121,18 @@ ListenAddress Listener::bound() const {
 void Listener::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
                          void* arg) noexcept {
   auto& self = *static_cast<Listener*>(arg);
-  self.loop_.accept(fd, addr, self.tls_);
+  if (self.tls_ == nullptr) {
+    self.loop_.accept(fd, addr, nullptr);
+    return;
+  }
+  // The connection's SSL takes its own reference on the context: a later swap leaves it be.
+  std::shared_ptr<SSL_CTX> ctx = (*self.tls_)();
+  if (!ctx) {
+    spdlog::debug("no TLS context for a new connection yet; closing it");
+    evutil_closesocket(fd);
+    return;
+  }
+  self.loop_.accept(fd, addr, ctx.get());
 }
 
 void Listener::on_error(evconnlistener* listener, void* arg) noexcept {

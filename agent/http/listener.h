@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agent/http/io_loop.h"
+#include "agent/http/server.h"
 
 namespace meshcache::http {
 
@@ -34,9 +35,10 @@ void ensure_port_free(const ListenAddress& address);
 
 class Listener {
  public:
-  // Binds and listens on `address` for `loop`; `tls` (may be null) marks a TLS port.
+  // Binds and listens on `address` for `loop`; `tls` (may be null; outlives the listener)
+  // marks a TLS port and gives each accepted connection its context.
   // Throws std::runtime_error naming the address when it cannot be bound.
-  Listener(IoLoop& loop, const ListenAddress& address, SSL_CTX* tls);
+  Listener(IoLoop& loop, const ListenAddress& address, const TlsContextSource* tls);
   // The address actually bound (the port is known even when 0 was asked for).
   ListenAddress bound() const;
 
@@ -50,7 +52,7 @@ class Listener {
   static void on_resume(evutil_socket_t, short, void* arg) noexcept;
 
   IoLoop& loop_;
-  SSL_CTX* tls_;
+  const TlsContextSource* tls_;
   std::unique_ptr<evconnlistener, Free> listener_;
   EventPtr resume_;  // re-enables accepting after a transient error (EMFILE)
 };

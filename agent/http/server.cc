@@ -28,21 +28,23 @@ class ServerImpl final : public Server {
     if (!router) throw std::runtime_error("the HTTP server needs a router");
     shared_.limits = options.limits;
     shared_.router = std::move(router);
-    if (options.tls_listen) {
-      if (!options.tls) throw std::runtime_error("a TLS listener needs a certificate and a key");
-      tls_ = tls::make_server_context(options.tls->cert_path, options.tls->key_path,
-                                      {"h2", "http/1.1"});
+    if (options.listen.empty() && !options.tls_listen) {
+      throw std::runtime_error("the HTTP server needs a listen address");
     }
+    if (options.tls_listen) tls_ = tls_source(options);
     int threads = options.io_threads > 0
                       ? options.io_threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<IoLoop>(shared_));
-    listen_address_ = bind_all(ListenAddress::parse(options.listen), nullptr);
+    if (!options.listen.empty()) {
+      listen_address_ = bind_all(ListenAddress::parse(options.listen), nullptr);
+    }
     if (options.tls_listen) {
-      tls_address_ = bind_all(ListenAddress::parse(*options.tls_listen), tls_.get());
+      tls_address_ = bind_all(ListenAddress::parse(*options.tls_listen), &tls_);
     }
     for (auto& loop : loops_) loop->start();
-    spdlog::info("HTTP server on {}{}, {} I/O threads", listen_address_,
+    spdlog::info("HTTP server on {}{}, {} I/O threads",
+                 listen_address_.empty() ? "no cleartext port" : listen_address_,
                  tls_address_ ? " and TLS on " + *tls_address_ : std::string(), threads);
   }
 
@@ -80,8 +82,17 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // A TLS port's contexts: the caller's source, or one context loaded from files at start.
+  static TlsContextSource tls_source(const ServerOptions& options) {
+    if (options.tls_context) return options.tls_context;
+    if (!options.tls) throw std::runtime_error("a TLS listener needs a certificate and a key");
+    std::shared_ptr<SSL_CTX> ctx =
+        tls::make_server_context(options.tls->cert_path, options.tls->key_path, {"h2", "http/1.1"});
+    return [ctx] { return ctx; };
+  }
+
   // One listener per loop on the same address; with port 0 the first bind picks the port.
-  std::string bind_all(ListenAddress address, SSL_CTX* tls) {
+  std::string bind_all(ListenAddress address, const TlsContextSource* tls) {
     if (address.port() != 0) ensure_port_free(address);
     std::string bound;
     for (auto& loop : loops_) {
@@ -97,7 +108,7 @@ class ServerImpl final : public Server {
   }
 
   ServerShared shared_;
-  tls::SslCtxPtr tls_;
+  TlsContextSource tls_;  // listeners point here; they go with the loops, before it
   std::vector<std::unique_ptr<IoLoop>> loops_;
   std::string listen_address_;
   std::optional<std::string> tls_address_;

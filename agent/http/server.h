@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include <openssl/types.h>
+
 #include "agent/http/exchange.h"
 
 namespace meshcache::http {
@@ -34,11 +36,20 @@ struct TlsFiles {
   std::string key_path;   // PEM key
 };
 
+// The TLS context for the next connection. Called on every TLS accept, from any I/O loop (so
+// it must be thread-safe, and must not throw), letting contexts be swapped at certificate
+// renewal: a connection keeps the context it started with. A null result refuses (closes) that
+// connection.
+using TlsContextSource = std::function<std::shared_ptr<SSL_CTX>()>;
+
 struct ServerOptions {
-  std::string listen;                     // host:port for h1 + h2c; port 0 = pick a free one
+  // host:port for h1 + h2c; port 0 = pick a free one; "" = no cleartext listener (a TLS-only
+  // port such as the mTLS internal one).
+  std::string listen;
   std::optional<std::string> tls_listen;  // host:port for h2/http1.1 over TLS (ALPN)
-  std::optional<TlsFiles> tls;
-  int io_threads = 0;  // 0 = one per core
+  std::optional<TlsFiles> tls;            // loaded once at start
+  TlsContextSource tls_context;           // when set, used instead of `tls`
+  int io_threads = 0;                     // 0 = one per core
   Limits limits;
 };
 
@@ -59,7 +70,7 @@ class Server {
                                        std::shared_ptr<Router> router);
   virtual ~Server() = default;
 
-  virtual std::string listen_address() const = 0;  // actual host:port (after port 0)
+  virtual std::string listen_address() const = 0;  // actual host:port (after port 0); "" if none
   virtual std::optional<std::string> tls_address() const = 0;
   // Begin draining: new requests on open connections get `Connection: close` (h1) / GOAWAY (h2);
   // listeners close. Returns when every connection has finished or the deadline passes, after

@@ -84,6 +84,8 @@ class Session {
   // When on_timer() must run next; Clock::time_point::max() when no timer is needed.
   Clock::time_point deadline() const { return deadline_; }
   evbuffer* output() const { return out_; }
+  // The connection's verified client identity (Request::tls_peer_id), set before any input.
+  void set_tls_peer_id(std::string id) { tls_peer_id_ = std::move(id); }
 
  protected:
   // Entry points mark themselves busy so answers given meanwhile need no wake().
@@ -100,6 +102,7 @@ class Session {
   SessionHost& host_;
   evbuffer* out_;
   std::string peer_;
+  std::string tls_peer_id_;
   bool want_read_ = true;
   bool want_close_ = false;
   bool linger_ = false;

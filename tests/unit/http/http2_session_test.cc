@@ -320,6 +320,22 @@ TEST_CASE("h2: an early answer stops the upload with RST_STREAM NO_ERROR") {
   CHECK(h.client.replies[next].body == "hello");
 }
 
+TEST_CASE("h2: an early success waits for the upload instead of resetting it") {
+  // curl 7.88 loses an answer that arrives while it still uploads, reset or not.
+  H2 h;
+  int32_t id = h.client.request("PUT", "/hello", {}, std::string(500 * 1024, 'x'));
+  h.pump();
+  Reply& r = h.client.replies[id];
+  CHECK(r.status == 200);
+  CHECK(r.body == "hello");
+  CHECK_FALSE(r.got_rst);
+  CHECK(r.close_error == NGHTTP2_NO_ERROR);
+  for (const auto& e : h.t.router->events) CHECK(e.rfind("body", 0) != 0);  // dropped unread
+  int32_t next = h.client.request("GET", "/hello");
+  h.pump();
+  CHECK(h.client.replies[next].body == "hello");
+}
+
 TEST_CASE("h2: a client reset aborts the handler") {
   H2 h;
   int32_t sid = h.client.request("GET", "/later");

@@ -110,20 +110,6 @@ std::unique_ptr<Handler> ServerRouter::route(const Request& request) {
   return std::make_unique<NotFound>();
 }
 
-int connect_to(const std::string& hostport) {
-  size_t colon = hostport.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
-  inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 void send_all(int fd, std::string_view s) {
   while (!s.empty()) {
     ssize_t n = send(fd, s.data(), s.size(), MSG_NOSIGNAL);
@@ -154,17 +140,6 @@ bool closed_by_peer(int fd) {
   if (poll(&p, 1, 10000) <= 0) return false;
   char c;
   return recv(fd, &c, 1, 0) <= 0;
-}
-
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* f = popen(command.c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  pclose(f);
-  return out;
 }
 
 std::unique_ptr<Server> start_server(std::shared_ptr<Router> router, int threads = 2) {

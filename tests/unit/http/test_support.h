@@ -103,6 +103,11 @@ struct TestEnv {
   EvbufferPtr in{evbuffer_new()};
 };
 
+// Runs a shell command; its standard output.
+std::string run(const std::string& command);
+// A blocking TCP connection to IPv4 "ip:port", or -1.
+int connect_to(const std::string& hostport);
+
 std::string drain_buffer(evbuffer* b);
 void add(evbuffer* b, std::string_view s);
 
