@@ -238,8 +238,13 @@ Result<int64_t> RocksStore::reserve_version(const Digest& id, const ArtifactRef&
   int64_t version = requested;
   if (options.origin == Origin::replica) {
     auto verdict = lww_gate(requested, tombstone, existing);
-    // Another apply of this very version is streaming; it would commit the same version.
-    if (verdict == ApplyVerdict::applied && same_in_flight) verdict = ApplyVerdict::ignored_equal;
+    // Another apply of this very version is streaming (a sender's retry of an upload whose first
+    // attempt may never finish): not applied yet, so "ignored" would acknowledge bytes nobody
+    // stored. The sender retries, and by then the first attempt has committed or gone.
+    if (verdict == ApplyVerdict::applied && same_in_flight)
+      return Status(
+          Code::unavailable,
+          fmt::format("version {} of this artifact is still being received; retry", requested));
     if (verdict != ApplyVerdict::applied)
       return Status(Code::conflict, std::string(verdict_name(verdict)));
     // Version 0 with no local copy and no tombstone: stamped now, as Kura does. A newer version
