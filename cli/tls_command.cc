@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <ostream>
@@ -78,8 +80,18 @@ int issue(const TlsCommand& cmd, std::ostream& out, std::ostream& err) {
 
   auto key = tls::generate_p256_key();
   if (!key.ok()) return fail(err, "issue", key.status().message(), kFailure);
-  auto leaf = tls::issue_leaf(ca.value(), key->get(), host.value(), cmd.leaf_days * kSecondsPerDay);
-  if (!leaf.ok()) return fail(err, "issue", leaf.status().message(), kFailure);
+  // Lowercased like the URL's host, so a certificate never holds two spellings of one name.
+  std::vector<std::string> sans = cmd.extra_sans;
+  for (std::string& san : sans)
+    std::transform(san.begin(), san.end(), san.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto leaf =
+      tls::issue_leaf(ca.value(), key->get(), host.value(), cmd.leaf_days * kSecondsPerDay, sans);
+  // The URL's host passed url_host() above, so a name refused here is a --san.
+  if (!leaf.ok())
+    return leaf.status().code() == Code::invalid_argument
+               ? fail(err, "issue", "--san: " + leaf.status().message(), kUsageError)
+               : fail(err, "issue", leaf.status().message(), kFailure);
   auto key_pem = tls::private_key_pem(key->get());
   if (!key_pem.ok()) return fail(err, "issue", key_pem.status().message(), kFailure);
 
@@ -122,6 +134,9 @@ CLI::App* add_tls_commands(CLI::App& app, TlsCommand& cmd) {
       ->add_option("--node-url", cmd.node_url,
                    "the node's MESHCACHE_NODE_URL; its host becomes the CN and SAN")
       ->required();
+  cmd.issue->add_option("--san", cmd.extra_sans,
+                        "another host name or IP the node is reached under, e.g. the public name "
+                        "of a gateway (repeatable)");
   cmd.issue
       ->add_option("--out-dir", cmd.out_dir,
                    "where to write the files, e.g. $MESHCACHE_DATA_DIR/tls")

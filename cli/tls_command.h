@@ -4,6 +4,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -20,6 +21,7 @@ struct TlsCommand {
   int ca_days = 1825;
   bool force = false;
   std::string node_url;
+  std::vector<std::string> extra_sans;  // issue --san: more names the node is reached under
   std::string out_dir;
   int leaf_days = 30;
 };

@@ -5,9 +5,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "tls/certificate.h"
 #include "tls/key_pair.h"
@@ -112,13 +114,23 @@ Result<Authority> load_authority(std::string_view cert_pem, std::string_view key
 }
 
 Result<std::string> issue_leaf(const Authority& ca, EVP_PKEY* subject_key, std::string_view host,
-                               int64_t lifetime_seconds) {
+                               int64_t lifetime_seconds, std::span<const std::string> extra_hosts) {
   std::optional<std::string> ip = ip_literal(host);
-  if (!ip && !valid_host_name(host))
-    return Status(Code::invalid_argument,
-                  "not a host name or IP address: '" + std::string(host) + "'");
   // The SAN is built from configuration text, which valid_host_name() keeps free of ',' and ':'.
-  const std::string san = san_for_host(host);
+  std::vector<std::string> sans;
+  auto add_san = [&sans](std::string_view name) {
+    if (!ip_literal(name) && !valid_host_name(name))
+      return Status(Code::invalid_argument,
+                    "not a host name or IP address: '" + std::string(name) + "'");
+    std::string entry = san_for_host(name);
+    if (std::find(sans.begin(), sans.end(), entry) == sans.end()) sans.push_back(std::move(entry));
+    return Status::Ok();
+  };
+  if (Status s = add_san(host); !s.ok()) return s;
+  for (const std::string& extra : extra_hosts)
+    if (Status s = add_san(extra); !s.ok()) return s;
+  std::string san = sans.front();
+  for (size_t i = 1; i < sans.size(); ++i) san += "," + sans[i];
   auto cert = new_certificate(ip ? std::string_view(*ip) : host, subject_key,
                               X509_get_subject_name(ca.cert.get()), lifetime_seconds);
   if (!cert.ok()) return cert.status();

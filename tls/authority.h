@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,10 +24,13 @@ Result<Authority> create_authority(std::string_view common_name, int64_t lifetim
 // An existing CA from its PEM certificate and PEM private key (the key must match).
 Result<Authority> load_authority(std::string_view cert_pem, std::string_view key_pem);
 
-// A leaf for `host` signed by `ca`: subject CN=host, SAN = san_for_host(host), EKU serverAuth +
-// clientAuth, KU digitalSignature, CA:FALSE, random 128-bit serial, valid from a minute ago
-// (clock skew) until now + `lifetime_seconds`. Returns the leaf PEM.
+// A leaf for `host` signed by `ca`: subject CN=host, SAN = san_for_host(host) followed by those
+// of `extra_hosts` (a node reached under a second name, such as a gateway's public one;
+// duplicates dropped), EKU serverAuth + clientAuth, KU digitalSignature, CA:FALSE, random
+// 128-bit serial, valid from a minute ago (clock skew) until now + `lifetime_seconds`. Returns
+// the leaf PEM.
 Result<std::string> issue_leaf(const Authority& ca, EVP_PKEY* subject_key, std::string_view host,
-                               int64_t lifetime_seconds);
+                               int64_t lifetime_seconds,
+                               std::span<const std::string> extra_hosts = {});
 
 }  // namespace meshcache::tls

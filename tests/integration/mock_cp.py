@@ -179,6 +179,14 @@ class MockCp:
     def tenant(self, name):
         return self.admin("GET", "/tenants/" + urllib.parse.quote(name, safe=""))
 
+    def issue_leaf(self, tenant, hosts, lifetime_seconds=None):
+        """A leaf for hosts (the first is the CN) signed by the tenant's mesh CA, without
+        enrolling → {"certificate","key","ca_certificate"} (PEM strings)."""
+        body = {"hosts": list(hosts)}
+        if lifetime_seconds is not None:
+            body["lifetime_seconds"] = lifetime_seconds
+        return self.admin("POST", "/tenants/" + urllib.parse.quote(tenant, safe="") + "/leaf", body)
+
     def create_credential(self, tenant, name=None):
         """A new credential of tenant → (client_id, client_secret)."""
         self._names += 1

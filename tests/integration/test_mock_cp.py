@@ -169,6 +169,39 @@ class MockCpTest(unittest.TestCase):
         self.assertEqual(status, 201, body)
         self.check_leaf(json.loads(body), "enroll-ok", "DNS:node-1.acme.test")
 
+    def test_admin_leaf_for_several_names(self):
+        self.mock.create_tenant("leaf-t", cert_lifetime_seconds=7200)
+        doc = self.mock.issue_leaf("leaf-t", ["127.0.0.1", "localhost", "gw.leaf.test", "localhost"])
+        self.assertEqual(set(doc), {"certificate", "key", "ca_certificate"})
+        leaf = harness.write_file(os.path.join(self.dir, "admin-leaf.pem"), doc["certificate"].encode())
+        ca = harness.write_file(os.path.join(self.dir, "admin-leaf-ca.pem"), doc["ca_certificate"].encode())
+        self.assertEqual(doc["ca_certificate"], self.mock.tenant("leaf-t")["ca_certificate"])
+        rc, out = openssl("verify", "-CAfile", ca, leaf)
+        self.assertEqual(rc, 0, out)
+        rc, out = openssl("x509", "-in", leaf, "-noout", "-subject", "-enddate", "-ext",
+                          "subjectAltName,extendedKeyUsage")
+        self.assertIn("IP Address:127.0.0.1, DNS:localhost, DNS:gw.leaf.test\n", out)
+        self.assertIn("TLS Web Server Authentication, TLS Web Client Authentication", out)
+        self.assertRegex(out, r"subject=CN ?= ?127\.0\.0\.1")
+        end = re.search(r"notAfter=(.+)", out).group(1).strip()
+        self.assertAlmostEqual(calendar.timegm(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time(), 7200,
+                               delta=120)
+        # The key is the certificate's.
+        key = harness.write_file(os.path.join(self.dir, "admin-leaf.key"), doc["key"].encode())
+        _, pub_cert = openssl("x509", "-in", leaf, "-noout", "-pubkey")
+        _, pub_key = openssl("pkey", "-in", key, "-pubout")
+        self.assertEqual(pub_cert, pub_key)
+        # Not a member: enrolling is what makes one.
+        self.assertEqual(self.mock.members("leaf-t"), [])
+        short = self.mock.issue_leaf("leaf-t", ["node.leaf.test"], lifetime_seconds=60)
+        self.assertIn("BEGIN CERTIFICATE", short["certificate"])
+        for body, status in (({"hosts": []}, 400), ({"hosts": ["a,b"]}, 400), ({"hosts": [1]}, 400),
+                             ({"hosts": ["x"], "lifetime_seconds": 0}, 400), ({}, 400)):
+            r = self.mock.request("POST", "/_mock/tenants/leaf-t/leaf", body)
+            self.assertEqual(r.status, status, (body, r))
+        self.assertEqual(self.mock.request("POST", "/_mock/tenants/nobody/leaf", {"hosts": ["x"]}).status, 404)
+        self.assertEqual(self.mock.request("GET", "/_mock/tenants/leaf-t/leaf").status, 405)
+
     def test_enroll_peers_are_members_and_managed_peers_minus_caller(self):
         managed = ["https://gateway.acme.test:7443", "https://b.acme.test:7443"]
         cred = self.tenant_with_credential("peers-t", managed_peers=managed)

@@ -1,8 +1,13 @@
 // admin_api.cc: routing and handlers of the /_mock/ admin API (loop thread).
 #include "tests/mock_cp/admin_api.h"
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
+
+#include "tls/key_pair.h"
 
 namespace meshcache::mockcp {
 namespace {
@@ -48,11 +53,11 @@ Reply AdminApi::handle(const http::Request& request, std::string_view body) {
   const bool get = method == "GET" || method == "HEAD";
   const bool post = method == "POST";
   const bool del = method == "DELETE";
-  // Every POST takes a JSON object.
-  auto with_doc = [&](Reply (AdminApi::*handler)(const json&)) {
+  // Every POST takes a JSON object; `handler` is a member or a callable (AdminApi&, const json&).
+  auto with_doc = [&](auto handler) {
     std::optional<json> doc = parse_json(body.empty() ? std::string_view("{}") : body);
     if (!doc || !doc->is_object()) return bad_request("the body must be a JSON object");
-    return (this->*handler)(*doc);
+    return std::invoke(handler, *this, *doc);
   };
   auto tail = [&](std::string_view prefix) -> std::optional<std::string_view> {
     if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
@@ -67,6 +72,13 @@ Reply AdminApi::handle(const http::Request& request, std::string_view body) {
     return json_reply(200, json{{"tenants", list}});
   }
   if (auto name = tail("/tenants/")) {
+    constexpr std::string_view kLeaf = "/leaf";
+    if (name->ends_with(kLeaf)) {
+      if (!post) return method_not_allowed("POST");
+      std::string_view tenant = name->substr(0, name->size() - kLeaf.size());
+      return with_doc(
+          [tenant](AdminApi& api, const json& doc) { return api.issue_leaf(tenant, doc); });
+    }
     return get ? get_tenant(*name) : method_not_allowed("GET");
   }
   if (path == "/credentials") {
@@ -156,6 +168,39 @@ Reply AdminApi::upsert_tenant(const json& doc) {
 Reply AdminApi::get_tenant(std::string_view name) {
   Tenant* tenant = state_.tenants.find(name);
   return tenant ? json_reply(200, tenant->describe()) : not_found("no such tenant");
+}
+
+// A node identity signed by the tenant's mesh CA without enrolling, for nodes that answer under
+// several names (a gateway: its node URL's host and its public one) or for scripted peers.
+Reply AdminApi::issue_leaf(std::string_view tenant_name, const json& doc) {
+  Tenant* tenant = state_.tenants.find(tenant_name);
+  if (tenant == nullptr) return not_found("no such tenant");
+  auto hosts_it = doc.find("hosts");
+  if (hosts_it == doc.end() || !hosts_it->is_array() || hosts_it->empty())
+    return bad_request("\"hosts\" is a non-empty list of host names or IP addresses");
+  std::vector<std::string> hosts;
+  for (const auto& host : *hosts_it) {
+    if (!host.is_string()) return bad_request("\"hosts\" holds strings");
+    hosts.push_back(host.get<std::string>());
+  }
+  int64_t lifetime = tenant->cert_lifetime_seconds;
+  if (auto it = doc.find("lifetime_seconds"); it != doc.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 ||
+        it->get<int64_t>() > kMaxCertLifetimeSeconds) {
+      return bad_request("\"lifetime_seconds\" is an integer from 1 to 157680000");
+    }
+    lifetime = it->get<int64_t>();
+  }
+  Result<tls::PkeyPtr> key = tls::generate_p256_key();
+  if (!key.ok()) return from_status(key.status());
+  Result<std::string> leaf =
+      tls::issue_leaf(tenant->ca, key->get(), hosts.front(), lifetime, std::span(hosts).subspan(1));
+  if (!leaf.ok()) return from_status(leaf.status());
+  Result<std::string> key_pem = tls::private_key_pem(key->get());
+  if (!key_pem.ok()) return from_status(key_pem.status());
+  return json_reply(
+      201,
+      json{{"certificate", *leaf}, {"key", *key_pem}, {"ca_certificate", tenant->ca.cert_pem}});
 }
 
 Reply AdminApi::issue_credential(const json& doc) {

@@ -1,5 +1,6 @@
 // admin_api.h: the test-facing API under /_mock/ (JSON in and out, no auth: the mock is for
-// loopback and CI use only): tenants, credentials, tokens, members, faults and what nodes sent.
+// loopback and CI use only): tenants (and leaves signed by their CA), credentials, tokens,
+// members, faults and what nodes sent.
 // Loop thread.
 #pragma once
 
@@ -21,6 +22,7 @@ class AdminApi {
  private:
   Reply upsert_tenant(const json& doc);
   Reply get_tenant(std::string_view name);
+  Reply issue_leaf(std::string_view tenant, const json& doc);
   Reply issue_credential(const json& doc);
   Reply add_token(const json& doc);
   Reply remove_member(const json& doc);

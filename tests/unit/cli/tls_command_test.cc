@@ -158,3 +158,37 @@ TEST_CASE("tls issue explains bad URLs (exit 2) and missing or broken CAs (exit 
   CHECK(mismatch.code == 1);
   CHECK_THAT(mismatch.err, Contains("does not match"));
 }
+
+TEST_CASE("tls issue --san adds the other names a node is reached under") {
+  TempDir tmp;
+  const std::string ca_dir = tmp.path + "/ca";
+  REQUIRE(run_tls("init-ca --dir " + ca_dir).code == 0);
+  const std::string base = "issue --ca-dir " + ca_dir + " --node-url https://127.0.0.1:7443";
+
+  // A gateway node: its node URL's IP first, then its public names; repeats are dropped.
+  Run run = run_tls(base + " --san LocalHost --san 127.0.0.1 --san [::1] --san gw.acme.test" +
+                    " --out-dir " + tmp.path + "/gw");
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  tls::IdentityPaths paths{tmp.path + "/gw/ca.pem", tmp.path + "/gw/tls.crt",
+                           tmp.path + "/gw/tls.key"};
+  auto pem = tls::read_identity(paths);
+  REQUIRE(pem.ok());
+  auto key = tls::parse_private_key_pem(pem->key_pem);
+  REQUIRE(key.ok());
+  auto info = tls::validate_enrolled(pem->cert_pem, pem->ca_pem, key->get(), std::time(nullptr));
+  INFO(info.status().message());
+  REQUIRE(info.ok());
+  CHECK(info->subject == "CN=127.0.0.1");
+  CHECK(info->sans ==
+        std::vector<std::string>{"IP:127.0.0.1", "DNS:localhost", "IP:::1", "DNS:gw.acme.test"});
+  CHECK_THAT(run.out, Contains("DNS:gw.acme.test"));
+
+  for (const char* bad : {"a,DNS:evil", "https://gw", "gw:7443"}) {
+    INFO(bad);
+    Run refused = run_tls(base + " --san " + bad + " --out-dir " + tmp.path + "/bad");
+    CHECK(refused.code == 2);
+    CHECK_THAT(refused.err, Contains("--san"));
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp.path + "/bad"));
+}
