@@ -42,6 +42,13 @@ struct Config {
   std::optional<std::string> internal_tls_ca_path;
   std::optional<std::string> internal_tls_cert_path;
   std::optional<std::string> internal_tls_key_path;
+  // The mesh (issue 4): the internal peer plane, static peers, the gateway this node stands for.
+  std::optional<std::string> internal_listen;   // MESHCACHE_INTERNAL_LISTEN; unset = outbound-only
+  std::optional<std::string> peer_gateway_url;  // MESHCACHE_PEER_GATEWAY_URL
+  std::vector<std::string> peers;               // MESHCACHE_PEERS
+  uint64_t max_outbox_rows = 1'000'000;         // MESHCACHE_MAX_OUTBOX_ROWS
+  std::chrono::milliseconds warmup_horizon{0};  // MESHCACHE_WARMUP_HORIZON_MS (0 = capacity)
+  std::chrono::milliseconds warmup_absence{3'600'000};  // MESHCACHE_WARMUP_ABSENCE_MS
   uint64_t capacity_bytes = 0;                     // MESHCACHE_CAPACITY_BYTES (resolved: 50% of fs)
   uint64_t max_artifact_bytes = 2ull << 30;        // MESHCACHE_MAX_ARTIFACT_BYTES
   int io_threads = 0;                              // MESHCACHE_IO_THREADS (0 = cores)

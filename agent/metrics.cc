@@ -13,10 +13,11 @@ namespace {
 
 // The public port's route labels (agent/cache/cache_handler.h) plus the peer plane; anything
 // else is counted as "other" rather than growing the label set.
-constexpr std::array<std::string_view, 17> kRoutes = {
-    "bazel_ac",     "bazel_cas", "ccache",    "gradle",         "turbo_artifact", "turbo_status",
-    "turbo_events", "nx",        "xcode_cas", "xcode_keyvalue", "module",         "module_upload",
-    "metro",        "probe",     "not_found", "internal",       "other"};
+constexpr std::array<std::string_view, 18> kRoutes = {
+    "bazel_ac",     "bazel_cas",     "ccache", "gradle",           "turbo_artifact",
+    "turbo_status", "turbo_events",  "nx",     "xcode_cas",        "xcode_keyvalue",
+    "module",       "module_upload", "metro",  "namespace_delete", "probe",
+    "not_found",    "internal",      "other"};
 constexpr std::array<std::string_view, 6> kMethods = {"GET",  "HEAD",   "PUT",
                                                       "POST", "DELETE", "OTHER"};
 constexpr std::array<std::string_view, 5> kStatusClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};

@@ -25,6 +25,7 @@
 #include "agent/node_status.h"
 #include "agent/unique_fd.h"
 #include "agent/usage/usage_reporter.h"
+#include "replication/mesh.h"
 #include "storage/store.h"
 #include "tls/identity.h"
 #include "tls/url_host.h"
@@ -95,6 +96,40 @@ std::string node_id(const Config& c) {
   return name;
 }
 
+// The peer plane's TLS material. Enrolling: the enrolled identity (contexts swapped at renewal).
+// Otherwise the files when they are configured or present at the default paths, else none
+// (plain HTTP): the operator's explicit choice of no TLS material. Throws on half a set.
+struct MeshTls {
+  std::optional<tls::IdentityPaths> identity;
+  std::unique_ptr<tls::MeshContexts> files;  // loaded once when not enrolling
+};
+
+MeshTls mesh_tls(const Config& c) {
+  MeshTls out;
+  const tls::IdentityPaths paths = identity_paths(c);
+  if (c.enroll_on_boot) {
+    out.identity = paths;
+    return out;
+  }
+  int present = 0;
+  for (const std::string* p : {&paths.ca_path, &paths.cert_path, &paths.key_path})
+    present += fs::exists(*p) ? 1 : 0;
+  if (present == 0 && !c.internal_tls_ca_path) return out;
+  if (present != 3)
+    throw std::runtime_error(fmt::format(
+        "the mesh TLS material is incomplete: {}, {} and {} must all exist (or none, for a plain "
+        "internal plane)",
+        paths.ca_path, paths.cert_path, paths.key_path));
+  auto pem = tls::read_identity(paths);
+  if (!pem.ok())
+    throw std::runtime_error("cannot read the mesh TLS material: " + pem.status().message());
+  out.files = std::make_unique<tls::MeshContexts>();
+  Status s = out.files->replace(pem.value(), {"h2", "http/1.1"});
+  if (!s.ok()) throw std::runtime_error("cannot use the mesh TLS material: " + s.message());
+  out.identity = paths;
+  return out;
+}
+
 cp::ControlPlaneOptions control_plane_options(const Config& c, std::string version) {
   cp::ControlPlaneOptions o;
   o.transport.base_url = *c.control_plane_url;
@@ -130,6 +165,7 @@ int Node::run() {
   store_options.capacity_bytes = config_.capacity_bytes;
   store_options.max_artifact_bytes = config_.max_artifact_bytes;
   store_options.fsync = config_.fsync;
+  store_options.max_outbox_rows = config_.max_outbox_rows;
   auto opened = storage::Store::open(store_options);
   if (!opened.ok()) {
     spdlog::error("cannot open the store: {}", opened.status().message());
@@ -143,6 +179,71 @@ int Node::run() {
   std::mutex tenant_mu;
   std::atomic<bool> fatal{false};
   const pthread_t main_thread = pthread_self();
+
+  // The mesh exists on every node (with no peers it only runs the task thread); it joins once
+  // the tenant is known, and /ready says serving once its warm-up has settled.
+  MeshTls tls_material;
+  try {
+    tls_material = mesh_tls(config_);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  // Set once the control plane exists; the internal listener's loops read it on accept.
+  std::atomic<cp::ControlPlane*> cp_for_tls{nullptr};
+  std::unique_ptr<replication::Mesh> mesh;
+  {
+    replication::MeshOptions o;
+    o.region = config_.region;
+    o.node_url = config_.node_url.value_or("");
+    o.gateway_url = config_.peer_gateway_url.value_or("");
+    o.static_peers = config_.peers;
+    o.internal_listen = config_.internal_listen;
+    o.identity = tls_material.identity;
+    if (tls_material.files) {
+      o.server_context = [ctx = tls_material.files.get()] { return ctx->server(); };
+    } else if (config_.enroll_on_boot) {
+      o.server_context = [&cp_for_tls]() -> tls::SharedCtx {
+        cp::ControlPlane* cp = cp_for_tls.load();
+        return cp ? cp->contexts().server() : nullptr;
+      };
+    } else if (config_.internal_listen) {
+      spdlog::warn(
+          "the internal peer plane on {} is plain HTTP: no mesh TLS material is configured (see "
+          "docs/topologies.md)",
+          *config_.internal_listen);
+    }
+    o.io_threads = std::min(config_.io_threads, 2);
+    o.max_artifact_bytes = config_.max_artifact_bytes;
+    o.capacity_bytes = config_.capacity_bytes;
+    o.warmup_horizon = config_.warmup_horizon;
+    o.absence = config_.warmup_absence;
+    replication::MeshHooks hooks;
+    hooks.tenant = [&] {
+      std::lock_guard lock(tenant_mu);
+      return config_.tenant_id;
+    };
+    hooks.warmed = [&state] {
+      NodeState expected = NodeState::joining;
+      if (state.compare_exchange_strong(expected, NodeState::serving))
+        spdlog::info("mesh warm-up settled; serving");
+    };
+    try {
+      mesh = replication::Mesh::start(std::move(o), *store, std::move(hooks));
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
+  // The control plane's peers: enrollment's static list plus the latest dynamic list.
+  std::mutex peers_mu;
+  std::vector<std::string> cp_static_peers, cp_dynamic_peers;
+  auto push_cp_peers = [&] {
+    std::vector<std::string> all = cp_static_peers;
+    for (const auto& p : cp_dynamic_peers)
+      if (std::find(all.begin(), all.end(), p) == all.end()) all.push_back(p);
+    mesh->set_control_plane_peers(std::move(all));
+  };
 
   std::unique_ptr<cp::ControlPlane> control_plane;
   if (config_.control_plane_url) {
@@ -159,12 +260,23 @@ int Node::run() {
               e.tenant_id, config_.tenant_id);
         }
       }
+      {
+        std::lock_guard lock(peers_mu);
+        cp_static_peers = e.static_peers;
+        cp_dynamic_peers = e.dynamic_peers;
+        push_cp_peers();
+      }
       NodeState expected = NodeState::enrolling;
-      if (state.compare_exchange_strong(expected, NodeState::serving))
-        spdlog::info("enrolled as tenant {}; serving", e.tenant_id);
+      if (state.compare_exchange_strong(expected, NodeState::joining)) {
+        spdlog::info("enrolled as tenant {}; joining the mesh", e.tenant_id);
+        mesh->join();
+      }
     };
-    hooks.peers_changed = [](const std::vector<std::string>& peers) {
+    hooks.peers_changed = [&](const std::vector<std::string>& peers) {
       spdlog::info("mesh peers now: {}", fmt::join(peers, ", "));
+      std::lock_guard lock(peers_mu);
+      cp_dynamic_peers = peers;
+      push_cp_peers();
     };
     hooks.ready = [&state] { return state.load() == NodeState::serving; };
     hooks.traffic_state = [&state] { return std::string(state_name(state.load())); };
@@ -175,6 +287,7 @@ int Node::run() {
     };
     try {
       control_plane = cp::ControlPlane::start(control_plane_options(config_, version_), hooks);
+      cp_for_tls = control_plane.get();
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 2;
@@ -207,7 +320,7 @@ int Node::run() {
 
   Metrics metrics;
   auto router = make_cache_router({&config_, store.get(), &metrics, auth.get(),
-                                   [&state] { return state.load(); }, usage.get()});
+                                   [&state] { return state.load(); }, usage.get(), mesh.get()});
 
   http::ServerOptions server_options;
   server_options.listen = config_.listen;
@@ -249,6 +362,7 @@ int Node::run() {
     s.auth_cached_decisions = auth->cached_decisions();
     if (control_plane) s.control_plane = control_plane->status();
     if (usage) s.usage_outbox_events = usage->outbox_events();
+    s.mesh = mesh->status();
     s.store = store->stats();
     s.requests = metrics.requests();
     s.hits = metrics.hits();
@@ -266,7 +380,7 @@ int Node::run() {
 
   if (usage) usage->start();
   NodeState starting = NodeState::starting;
-  state.compare_exchange_strong(starting, NodeState::serving);
+  if (state.compare_exchange_strong(starting, NodeState::joining)) mesh->join();
   spdlog::info("meshcache {} {} on {}; data dir {}; auth {}; capacity {}; {} I/O threads", version_,
                state_name(state.load()), listener_summary(*server), config_.data_dir, auth->mode(),
                human_bytes(config_.capacity_bytes), config_.io_threads);
@@ -284,6 +398,8 @@ int Node::run() {
   spdlog::info("SIG{}: draining (up to {} ms)", sigabbrev_np(sig), config_.drain_timeout.count());
   server->drain(fatal ? std::chrono::milliseconds(0) : config_.drain_timeout);
   control.value().reset();
+  // Before the loops go: mesh tasks post answers to them. Unsent rows stay for the next run.
+  mesh->stop();
   server->stop();
   // After the loops stopped, nothing records usage any more: the open window goes to the
   // outbox for the next run. The control plane stops before the store it reports from closes.
@@ -291,6 +407,7 @@ int Node::run() {
   if (control_plane) control_plane->stop();
   usage.reset();
   control_plane.reset();
+  mesh.reset();
   metrics.set_server_counters(nullptr);
   server.reset();
   router.reset();

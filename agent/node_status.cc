@@ -52,6 +52,50 @@ Json control_plane_json(const cp::ControlPlaneStatus& s) {
   };
 }
 
+Json optional_ms(const std::optional<int64_t>& ms) {
+  return ms ? Json(iso8601(*ms / 1000)) : Json(nullptr);
+}
+
+Json peer_json(const replication::PeerStatus& p) {
+  auto text = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+  return {{"url", p.url},
+          {"source", p.source},
+          {"admission", p.admission},
+          {"reason", text(p.reason)},
+          {"tenant_id", text(p.tenant_id)},
+          {"node_url", text(p.node_url)},
+          {"outbox_depth", p.outbox_depth},
+          {"in_flight", p.in_flight},
+          {"delivered", p.delivered},
+          {"dropped", p.dropped},
+          {"batch_supported", p.batch_supported},
+          {"last_success", optional_ms(p.last_success_ms)},
+          {"consecutive_failures", p.consecutive_failures},
+          {"next_retry", optional_ms(p.next_retry_ms)},
+          {"last_error", text(p.last_error)}};
+}
+
+Json mesh_json(const replication::MeshStatus& m) {
+  const replication::WarmupStatus& w = m.warmup;
+  Json peers = Json::array();
+  for (const auto& p : m.peers) peers.push_back(peer_json(p));
+  return {{"internal_listener", m.internal_listener ? Json(*m.internal_listener) : Json(nullptr)},
+          {"mtls", m.mtls},
+          {"gateway_url", m.gateway_url.empty() ? Json(nullptr) : Json(m.gateway_url)},
+          {"peers", std::move(peers)},
+          {"warmup",
+           {{"state", w.state},
+            {"records_done", w.records_done},
+            {"records_known", w.records_known},
+            {"bytes_done", w.bytes_done},
+            {"bytes_known", w.bytes_known},
+            {"bytes_per_second", w.bytes_per_second},
+            {"eta_seconds", w.eta_seconds ? Json(*w.eta_seconds) : Json(nullptr)},
+            {"started", optional_ms(w.started_ms)},
+            {"finished", optional_ms(w.finished_ms)},
+            {"last_error", w.last_error.empty() ? Json(nullptr) : Json(w.last_error)}}}};
+}
+
 }  // namespace
 
 std::string iso8601(int64_t unix_seconds) {
@@ -84,7 +128,8 @@ std::string render_node_status(const NodeStatus& s) {
         {"capacity_bytes", s.store.capacity_bytes},
         {"artifacts", s.store.artifacts},
         {"evictions", s.store.evictions},
-        {"evicted_bytes", s.store.evicted_bytes}}},
+        {"evicted_bytes", s.store.evicted_bytes},
+        {"outbox_rows", s.store.outbox_rows}}},
       {"requests", s.requests},
       {"hits", s.hits},
       {"misses", s.misses},
@@ -94,6 +139,7 @@ std::string render_node_status(const NodeStatus& s) {
       {"auth_cache", {{"decisions", s.auth_cached_decisions}}},
       {"control_plane", s.control_plane ? control_plane_json(*s.control_plane) : Json(nullptr)},
       {"usage_outbox_events", s.usage_outbox_events ? Json(*s.usage_outbox_events) : Json(nullptr)},
+      {"mesh", s.mesh ? mesh_json(*s.mesh) : Json(nullptr)},
   };
   // A data dir is any path the operator chose: replace bytes that are not UTF-8.
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

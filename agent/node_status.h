@@ -8,6 +8,7 @@
 
 #include "agent/cache/cache_router.h"
 #include "agent/controlplane/control_plane.h"
+#include "replication/mesh.h"
 #include "storage/store.h"
 
 namespace meshcache::agent {
@@ -29,6 +30,7 @@ struct NodeStatus {
   size_t auth_cached_decisions = 0;
   std::optional<cp::ControlPlaneStatus> control_plane;  // when a control plane is configured
   std::optional<uint64_t> usage_outbox_events;
+  std::optional<replication::MeshStatus> mesh;
   storage::StoreStats store;
   uint64_t requests = 0;
   uint64_t hits = 0;

@@ -81,6 +81,22 @@ constexpr std::array kOptions{
                &RawConfig::internal_tls_cert_path, "this node's mesh certificate"},
     OptionSpec{"--internal-tls-key-path", "PATH", "MESHCACHE_INTERNAL_TLS_KEY_PATH",
                &RawConfig::internal_tls_key_path, "this node's mesh private key (0600)"},
+    OptionSpec{"--internal-listen", "HOST:PORT", "MESHCACHE_INTERNAL_LISTEN",
+               &RawConfig::internal_listen,
+               "peer plane listener (mTLS with TLS material) [unset: outbound-only]"},
+    OptionSpec{"--peers", "URL,...", "MESHCACHE_PEERS", &RawConfig::peers,
+               "static peers' node URLs, comma-separated"},
+    OptionSpec{"--peer-gateway-url", "URL", "MESHCACHE_PEER_GATEWAY_URL",
+               &RawConfig::peer_gateway_url,
+               "the gateway URL this node answers for (gateways only)"},
+    OptionSpec{"--max-outbox-rows", "N", "MESHCACHE_MAX_OUTBOX_ROWS", &RawConfig::max_outbox_rows,
+               "rows waiting for peers before writes get 503 [1000000]"},
+    OptionSpec{"--warmup-horizon-ms", "MS", "MESHCACHE_WARMUP_HORIZON_MS",
+               &RawConfig::warmup_horizon_ms,
+               "warm up only versions newer than this [0: down to the capacity]"},
+    OptionSpec{"--warmup-absence-ms", "MS", "MESHCACHE_WARMUP_ABSENCE_MS",
+               &RawConfig::warmup_absence_ms,
+               "a node away from the mesh longer than this warms up again [3600000]"},
     OptionSpec{"--capacity-bytes", "SIZE", "MESHCACHE_CAPACITY_BYTES", &RawConfig::capacity_bytes,
                "store bound, e.g. 50GiB [50% of the data dir's filesystem]"},
     OptionSpec{"--max-artifact-bytes", "SIZE", "MESHCACHE_MAX_ARTIFACT_BYTES",
@@ -235,6 +251,58 @@ std::optional<std::string> resolve_secret(const RawConfig& raw) {
   return secret;
 }
 
+// A peer or gateway URL is a replication target compared by exact string (as Kura does), so it
+// is kept as given, only checked.
+void check_peer_url(const char* var, const std::string& url) {
+  if (!url.starts_with("https://") && !url.starts_with("http://"))
+    fail(fmt::format("{}: \"{}\" must be an http:// or https:// URL", var, url));
+  check_url(var, url);
+}
+
+void resolve_mesh(const RawConfig& raw, agent::Config& c) {
+  if (raw.internal_listen) {
+    parse_host_port("MESHCACHE_INTERNAL_LISTEN", *raw.internal_listen);
+    c.internal_listen = raw.internal_listen;
+  }
+  if (raw.peer_gateway_url) {
+    // Kura trims the setting and reads an empty one as unset.
+    std::string url = *raw.peer_gateway_url;
+    while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+    while (!url.empty() && std::isspace(static_cast<unsigned char>(url.front()))) url.erase(0, 1);
+    if (!url.empty()) {
+      check_peer_url("MESHCACHE_PEER_GATEWAY_URL", url);
+      c.peer_gateway_url = url;
+    }
+  }
+  if (raw.peers) {
+    std::string_view rest = *raw.peers;
+    while (!rest.empty()) {
+      std::string_view item = rest.substr(0, rest.find(','));
+      rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+        item.remove_prefix(1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
+        item.remove_suffix(1);
+      if (item.empty()) continue;
+      std::string url(item);
+      check_peer_url("MESHCACHE_PEERS", url);
+      if (std::find(c.peers.begin(), c.peers.end(), url) == c.peers.end()) c.peers.push_back(url);
+    }
+  }
+  if (raw.max_outbox_rows) {
+    auto n = parse_uint(*raw.max_outbox_rows);
+    if (!n || *n == 0)
+      fail(fmt::format("MESHCACHE_MAX_OUTBOX_ROWS: \"{}\" is not a positive number of rows",
+                       *raw.max_outbox_rows));
+    c.max_outbox_rows = *n;
+  }
+  constexpr uint64_t kYearMs = 366ull * 24 * 3600 * 1000;
+  if (raw.warmup_horizon_ms)
+    c.warmup_horizon = parse_ms("MESHCACHE_WARMUP_HORIZON_MS", *raw.warmup_horizon_ms, 0, kYearMs);
+  if (raw.warmup_absence_ms)
+    c.warmup_absence = parse_ms("MESHCACHE_WARMUP_ABSENCE_MS", *raw.warmup_absence_ms, 0, kYearMs);
+}
+
 void resolve_control_plane(const RawConfig& raw, agent::Config& c) {
   if (raw.enroll_on_boot)
     c.enroll_on_boot = parse_bool("MESHCACHE_ENROLL_ON_BOOT", *raw.enroll_on_boot);
@@ -276,6 +344,8 @@ void resolve_control_plane(const RawConfig& raw, agent::Config& c) {
   c.internal_tls_ca_path = raw.internal_tls_ca_path;
   c.internal_tls_cert_path = raw.internal_tls_cert_path;
   c.internal_tls_key_path = raw.internal_tls_key_path;
+
+  resolve_mesh(raw, c);
 
   bool any_cp = c.control_plane_url || c.control_plane_client_id || c.control_plane_client_secret;
   if (c.enroll_on_boot || any_cp) {
@@ -416,20 +486,6 @@ uint64_t default_capacity(const std::string& dir) {
                     "sized ({}): set MESHCACHE_CAPACITY_BYTES",
                     dir, std::strerror(errno)));
   return static_cast<uint64_t>(st.f_blocks) * st.f_frsize / 2;
-}
-
-std::vector<std::string> unimplemented_env_vars() {
-  static constexpr const char* kLater[] = {
-      "MESHCACHE_INTERNAL_LISTEN",
-      "MESHCACHE_PEER_GATEWAY_URL",
-      "MESHCACHE_PEERS",
-  };
-  std::vector<std::string> set;
-  for (const char* name : kLater) {
-    const char* v = std::getenv(name);
-    if (v && v[0] != '\0') set.emplace_back(name);
-  }
-  return set;
 }
 
 agent::Config resolve_config(const RawConfig& raw) {

@@ -30,7 +30,8 @@ struct RawConfig {
       max_artifact_bytes, io_threads, fsync, drain_timeout_ms, log_format, log_level,
       enroll_on_boot, control_plane_url, control_plane_client_id, control_plane_client_secret,
       control_plane_client_secret_file, control_plane_ca_path, registration_interval_ms,
-      internal_tls_ca_path, internal_tls_cert_path, internal_tls_key_path;
+      internal_tls_ca_path, internal_tls_cert_path, internal_tls_key_path, internal_listen,
+      peer_gateway_url, peers, max_outbox_rows, warmup_horizon_ms, warmup_absence_ms;
 };
 
 // Binds every option of `meshcache run` as a flag and its MESHCACHE_* env var.
@@ -54,9 +55,6 @@ HostPort parse_host_port(std::string_view var, std::string_view value);
 bool is_loopback_host(std::string_view host);
 // Plain bytes or a suffix: K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000.
 std::optional<uint64_t> parse_size(std::string_view text);
-// The MESHCACHE_* env vars of later work (mesh replication) that are set: the node refuses to
-// start rather than ignore them.
-std::vector<std::string> unimplemented_env_vars();
 // Half of the filesystem holding `dir` (or its nearest existing parent). Throws ConfigError.
 uint64_t default_capacity(const std::string& dir);
 

@@ -23,14 +23,6 @@ int run_node(const cli::RawConfig& raw) {
     std::cerr << "meshcache: " << e.what() << '\n';
     return kUsageError;
   }
-  // A node that silently runs standalone when the operator asked for a mesh is a surprise:
-  // refuse instead.
-  if (auto later = cli::unimplemented_env_vars(); !later.empty()) {
-    std::cerr << "meshcache: " << later.front()
-              << " is set, but this version has no mesh replication yet; unset it to run "
-                 "without peers\n";
-    return kUsageError;
-  }
   agent::setup_logging(config.log_format, config.log_level);
   return agent::Node(std::move(config), MESHCACHE_VERSION).run();
 }

@@ -87,8 +87,45 @@ std::string format_status_table(const json& doc) {
       if (w.is_string()) row("WARNING", w.get<std::string>());
     }
   }
-  row("store", fmt::format("{} of {} ({:.1f}%), {} artifacts", agent::human_bytes(bytes),
-                           agent::human_bytes(capacity), used, number(doc, "/store/artifacts")));
+  const json& mesh = doc.value(json::json_pointer("/mesh"), json());
+  if (mesh.is_object()) {
+    row("internal", fmt::format("{}{}", text(mesh, "/internal_listener"),
+                                mesh.value("mtls", false) ? " (mTLS)" : " (plain)"));
+    if (mesh.value(json::json_pointer("/gateway_url"), json()).is_string())
+      row("gateway", text(mesh, "/gateway_url"));
+    for (const auto& p : mesh.value("peers", json::array())) {
+      if (!p.is_object()) continue;
+      row("peer", fmt::format("{} [{}] {}, tenant {}", text(p, "/url"), text(p, "/source"),
+                              text(p, "/admission"), text(p, "/tenant_id")));
+      if (p.value(json::json_pointer("/reason"), json()).is_string())
+        row("", "why: " + text(p, "/reason"));
+      row("",
+          fmt::format("outbox {}, in flight {}, delivered {}, dropped {}, last success {}",
+                      number(p, "/outbox_depth"), number(p, "/in_flight"), number(p, "/delivered"),
+                      number(p, "/dropped"), text(p, "/last_success")));
+      if (number(p, "/consecutive_failures") > 0)
+        row("", fmt::format("{} failures in a row, next retry {}, last error {}",
+                            number(p, "/consecutive_failures"), text(p, "/next_retry"),
+                            text(p, "/last_error")));
+    }
+    const json& w = mesh.value(json::json_pointer("/warmup"), json());
+    if (w.is_object()) {
+      std::string line = text(w, "/state");
+      if (number(w, "/records_known") > 0)
+        line +=
+            fmt::format(": {} of {} records, {} of {}, {}/s, eta {}", number(w, "/records_done"),
+                        number(w, "/records_known"), agent::human_bytes(number(w, "/bytes_done")),
+                        agent::human_bytes(number(w, "/bytes_known")),
+                        agent::human_bytes(static_cast<uint64_t>(w.value("bytes_per_second", 0.0))),
+                        text(w, "/eta_seconds"));
+      if (w.value(json::json_pointer("/last_error"), json()).is_string())
+        line += " (" + text(w, "/last_error") + ")";
+      row("warm-up", line);
+    }
+  }
+  row("store", fmt::format("{} of {} ({:.1f}%), {} artifacts, outbox {} rows",
+                           agent::human_bytes(bytes), agent::human_bytes(capacity), used,
+                           number(doc, "/store/artifacts"), number(doc, "/store/outbox_rows")));
   row("evictions", fmt::format("{} ({})", number(doc, "/store/evictions"),
                                agent::human_bytes(number(doc, "/store/evicted_bytes"))));
   row("requests",

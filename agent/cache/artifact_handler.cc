@@ -48,6 +48,7 @@ class ArtifactHandler final : public CacheHandler {
         }
       }
     }
+    owe_copies(request_.write);
     Status begun = put_.begin(*ctx_.store, ex.request(), request_.ref, std::move(request_.write),
                               ctx_.config->max_artifact_bytes);
     if (!begun.ok()) respond_status(ex, begun);
@@ -66,6 +67,7 @@ class ArtifactHandler final : public CacheHandler {
       respond_status(ex, committed.status(), spec_.digest_mismatch_status);
       return;
     }
+    copies_owed();
     if (request_.write_response.empty()) {
       respond_empty(ex, spec_.write_status);
     } else {

@@ -202,12 +202,27 @@ void CacheHandler::respond_error(http::Exchange& ex, int status, std::string_vie
 void CacheHandler::respond_status(http::Exchange& ex, const Status& status,
                                   int digest_mismatch_status) {
   HttpError error = http_error(status.code(), digest_mismatch_status);
+  if (status.code() == Code::unavailable) {
+    // Retryable by definition (a full outbox, a busy store): tell clients when.
+    respond_json(ex, 503, json_error_body(error.code, status.message()), {{"retry-after", "5"}});
+    return;
+  }
   if (error.status >= 500) {
     spdlog::warn("{} {}: {}", ex.request().method, ex.request().path, status.message());
     respond_error(ex, error.status, error.code, "the cache could not complete the request");
     return;
   }
   respond_error(ex, error.status, error.code, status.message());
+}
+
+void CacheHandler::owe_copies(storage::WriteOptions& options) const {
+  if (ctx_.mesh == nullptr) return;
+  auto targets = ctx_.mesh->write_targets();
+  if (targets && !targets->empty()) options.outbox_targets = *targets;
+}
+
+void CacheHandler::copies_owed() const {
+  if (ctx_.mesh != nullptr) ctx_.mesh->wrote();
 }
 
 void CacheHandler::respond_method_not_allowed(http::Exchange& ex, std::string_view allow) {

@@ -35,6 +35,7 @@ inline constexpr std::string_view module = "module";
 inline constexpr std::string_view module_upload = "module_upload";
 inline constexpr std::string_view metro = "metro";
 inline constexpr std::string_view probe = "probe";
+inline constexpr std::string_view namespace_delete = "namespace_delete";
 inline constexpr std::string_view not_found = "not_found";
 }  // namespace route
 
@@ -68,7 +69,13 @@ class CacheHandler : public http::Handler {
   void respond_method_not_allowed(http::Exchange& ex, std::string_view allow);
   // False when it has answered 401/403/503 for the caller.
   bool authorize(http::Exchange& ex, std::string_view ns, bool write);
+  // True once answered or aborted: the exchange must not be touched any more.
+  bool answered() const { return answered_; }
   const CacheContext& context() const { return ctx_; }
+  // A client write owes one copy to each mesh target: outbox rows committed with it. Call on
+  // the options before the write begins, and wake the pusher once it has committed.
+  void owe_copies(storage::WriteOptions& options) const;
+  void copies_owed() const;
 
  protected:
   virtual void start(http::Exchange& ex) = 0;

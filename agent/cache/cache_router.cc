@@ -47,6 +47,7 @@ class CacheRouter final : public http::Router {
       if (consume(rest, "gradle/")) return cache::route_gradle(ctx_, request, rest);
       if (consume(rest, "cas/")) return cache::route_xcode_cas(ctx_, request, rest);
       if (consume(rest, "module/")) return cache::route_module(ctx_, request, rest);
+      if (rest == "namespace") return cache::route_namespace(ctx_, request);
       if (consume(rest, "keyvalue")) {
         if (rest.empty() || consume(rest, "/")) {
           return cache::route_xcode_keyvalue(ctx_, request, rest);
@@ -84,6 +85,8 @@ std::string_view state_name(NodeState state) {
   switch (state) {
     case NodeState::starting:
       return "starting";
+    case NodeState::joining:
+      return "joining";
     case NodeState::enrolling:
       return "enrolling";
     case NodeState::serving:

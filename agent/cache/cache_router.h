@@ -12,12 +12,14 @@
 #include "agent/http/exchange.h"
 #include "agent/metrics.h"
 #include "agent/usage/usage_reporter.h"
+#include "replication/mesh.h"
 #include "storage/store.h"
 
 namespace meshcache::agent {
 
 // What /ready reports; set by the node as it moves through its lifecycle.
-enum class NodeState { starting, enrolling, serving, draining };
+// joining: warming up from the mesh; the cache answers, but /ready says not yet.
+enum class NodeState { starting, enrolling, joining, serving, draining };
 // "serving", ...: the word /ready, status and the registration lease use.
 std::string_view state_name(NodeState state);
 
@@ -30,6 +32,9 @@ struct CacheContext {
   std::function<NodeState()> state;
   // Usage for the control plane; null when there is none.
   usage::UsageReporter* usage = nullptr;
+  // The mesh: client writes owe a copy to its targets (outbox rows), and it runs work too long
+  // for an I/O loop. Null in tests without one.
+  replication::Mesh* mesh = nullptr;
 };
 
 std::shared_ptr<http::Router> make_cache_router(CacheContext ctx);

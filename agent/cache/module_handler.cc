@@ -297,6 +297,7 @@ class CompleteHandler final : public JsonBodyHandler {
     options.content_type = std::string(kOctetStream);
     options.expected_size = total;
     options.expected_sha256 = std::move(checksum);
+    owe_copies(options);
     Result<std::unique_ptr<storage::Writer>> writer = ctx_.store->begin_write(
         make_ref(ctx_, "module", upload_.ns, upload_.key), std::move(options));
     if (!writer.ok()) return writer.status();
@@ -311,7 +312,9 @@ class CompleteHandler final : public JsonBodyHandler {
         if (!appended.ok()) return appended;
       }
     }
-    return writer.value()->commit().status();
+    Status committed = writer.value()->commit().status();
+    if (committed.ok()) copies_owed();
+    return committed;
   }
 
   // Best effort: whatever is left behind ages out through eviction.

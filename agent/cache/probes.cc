@@ -35,6 +35,7 @@ class ProbeHandler final : public CacheHandler {
       }
       case Probe::metrics: {
         std::string text = ctx_.metrics->render(ctx_.store->stats());
+        if (ctx_.mesh != nullptr) ctx_.mesh->render_metrics(text);
         http::Response response;
         response.headers.push_back({"content-type", "text/plain; version=0.0.4; charset=utf-8"});
         response.content_length = text.size();

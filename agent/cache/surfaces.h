@@ -38,6 +38,8 @@ HandlerPtr route_module(const CacheContext& ctx, const http::Request& request,
                         std::string_view rest);
 // /api/metro/cache/{key}
 HandlerPtr route_metro(const CacheContext& ctx, const http::Request& request, std::string_view key);
+// /api/cache/namespace (DELETE ?namespace_id=)
+HandlerPtr route_namespace(const CacheContext& ctx, const http::Request& request);
 // /up, /ready, /metrics
 HandlerPtr route_probe(const CacheContext& ctx, const http::Request& request,
                        std::string_view name);

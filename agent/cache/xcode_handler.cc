@@ -77,6 +77,7 @@ class KeyValuePut final : public JsonBodyHandler {
 
     storage::WriteOptions options;
     options.content_type = std::string(kJson);
+    owe_copies(options);
     Result<storage::Manifest> written = write_small(
         *ctx_.store,
         make_ref(ctx_, "xcode", ns_, keyvalue_key(cas_id->get_ref<const std::string&>())),
@@ -85,6 +86,7 @@ class KeyValuePut final : public JsonBodyHandler {
       respond_status(ex, written.status());
       return;
     }
+    copies_owed();
     respond_empty(ex, 204);
   }
 

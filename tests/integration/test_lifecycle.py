@@ -30,10 +30,18 @@ class LifecycleTest(harness.NodeTestCase):
         self.assertIn(first.http_addr, log)
         first.assert_healthy()
 
-    def test_mesh_settings_are_refused_not_ignored(self):
-        rc, log = harness.run_node_expecting_failure({"MESHCACHE_PEERS": "https://peer.example:7443"})
+    def test_bad_mesh_settings_are_refused(self):
+        rc, log = harness.run_node_expecting_failure({"MESHCACHE_PEERS": "peer.example:7443"})
         self.assertEqual(rc, 2)
         self.assertIn("MESHCACHE_PEERS", log)
+        # Half of the mesh TLS material is an error, not a silent fall-back to plain HTTP.
+        d = harness.tmpdir("halftls")
+        os.makedirs(os.path.join(d, "tls"))
+        harness.write_file(os.path.join(d, "tls", "ca.pem"), b"x")
+        rc, log = harness.run_node_expecting_failure({"MESHCACHE_INTERNAL_LISTEN": "127.0.0.1:0"},
+                                                     data_dir=d)
+        self.assertEqual(rc, 2)
+        self.assertIn("incomplete", log)
 
     def test_bad_config_values_name_the_variable(self):
         cases = {

@@ -54,6 +54,11 @@ class EnvScope {
                              "MESHCACHE_INTERNAL_TLS_CA_CERT_PATH",
                              "MESHCACHE_INTERNAL_TLS_CERT_PATH",
                              "MESHCACHE_INTERNAL_TLS_KEY_PATH",
+                             "MESHCACHE_INTERNAL_LISTEN",
+                             "MESHCACHE_PEER_GATEWAY_URL",
+                             "MESHCACHE_MAX_OUTBOX_ROWS",
+                             "MESHCACHE_WARMUP_HORIZON_MS",
+                             "MESHCACHE_WARMUP_ABSENCE_MS",
                              "CREDENTIALS_DIRECTORY"})
       unset(name);
     set("HOME", "/tmp/meshcache-test-home");
@@ -444,11 +449,52 @@ TEST_CASE("default capacity sizes the nearest existing parent of the data dir") 
   CHECK(cli::default_capacity("/tmp") == half_of_fs("/tmp"));
 }
 
-TEST_CASE("env vars of later work are reported, not silently taken") {
+TEST_CASE("mesh settings") {
   EnvScope env;
-  CHECK(cli::unimplemented_env_vars().empty());
-  env.set("MESHCACHE_PEERS", "https://a:4000");
-  env.set("MESHCACHE_ENROLL_ON_BOOT", "true");  // implemented: not reported
-  auto names = cli::unimplemented_env_vars();
-  CHECK(names == std::vector<std::string>{"MESHCACHE_PEERS"});
+  SECTION("defaults: outbound-only, no peers") {
+    agent::Config c = parse();
+    CHECK_FALSE(c.internal_listen);
+    CHECK_FALSE(c.peer_gateway_url);
+    CHECK(c.peers.empty());
+    CHECK(c.max_outbox_rows == 1'000'000);
+    CHECK(c.warmup_horizon.count() == 0);
+    CHECK(c.warmup_absence.count() == 3'600'000);
+  }
+  SECTION("peers are split, trimmed, de-duplicated and kept verbatim") {
+    env.set("MESHCACHE_PEERS",
+            " https://a.internal:7443/ ,http://10.0.0.2:7000,,https://a.internal:7443/");
+    env.set("MESHCACHE_INTERNAL_LISTEN", "0.0.0.0:7443");
+    env.set("MESHCACHE_PEER_GATEWAY_URL", "  https://gw.example.com  ");
+    env.set("MESHCACHE_MAX_OUTBOX_ROWS", "5000");
+    env.set("MESHCACHE_WARMUP_HORIZON_MS", "86400000");
+    env.set("MESHCACHE_WARMUP_ABSENCE_MS", "0");
+    agent::Config c = parse();
+    CHECK(c.peers == std::vector<std::string>{"https://a.internal:7443/", "http://10.0.0.2:7000"});
+    CHECK(c.internal_listen == "0.0.0.0:7443");
+    CHECK(c.peer_gateway_url == "https://gw.example.com");
+    CHECK(c.max_outbox_rows == 5000);
+    CHECK(c.warmup_horizon.count() == 86'400'000);
+    CHECK(c.warmup_absence.count() == 0);
+  }
+  SECTION("an empty gateway setting means unset, as in Kura") {
+    env.set("MESHCACHE_PEER_GATEWAY_URL", "   ");
+    CHECK_FALSE(parse().peer_gateway_url);
+  }
+  SECTION("bad values name their variable") {
+    env.set("MESHCACHE_PEERS", "https://ok.example,cache-2:7443");
+    CHECK_THAT(error_of(),
+               Contains("MESHCACHE_PEERS: \"cache-2:7443\" must be an http:// or https:// URL"));
+    env.set("MESHCACHE_PEERS", "https://u:p@cache-2:7443");
+    CHECK_THAT(error_of(), Contains("must not carry a user or password"));
+    env.unset("MESHCACHE_PEERS");
+    env.set("MESHCACHE_INTERNAL_LISTEN", "7443");
+    CHECK_THAT(error_of(), Equals("MESHCACHE_INTERNAL_LISTEN: \"7443\" is not host:port"));
+    env.unset("MESHCACHE_INTERNAL_LISTEN");
+    env.set("MESHCACHE_PEER_GATEWAY_URL", "gw.example.com");
+    CHECK_THAT(error_of(), Contains("MESHCACHE_PEER_GATEWAY_URL"));
+    env.unset("MESHCACHE_PEER_GATEWAY_URL");
+    env.set("MESHCACHE_MAX_OUTBOX_ROWS", "0");
+    CHECK_THAT(error_of(),
+               Equals("MESHCACHE_MAX_OUTBOX_ROWS: \"0\" is not a positive number of rows"));
+  }
 }

@@ -108,7 +108,7 @@ TEST_CASE("status table") {
         "tenant       default (region local)\n"
         "node url     -\n"
         "auth         none (0 cached decisions)\n"
-        "store        3.0 GiB of 12.0 GiB (25.0%), 1234 artifacts\n"
+        "store        3.0 GiB of 12.0 GiB (25.0%), 1234 artifacts, outbox 0 rows\n"
         "evictions    7 (1.5 KiB)\n"
         "requests     1000 (hits 900, misses 100, hit ratio 90.0%)\n"
         "connections  3 open\n");
@@ -116,6 +116,51 @@ TEST_CASE("status table") {
   // A node of another version may send fewer fields: the table still prints.
   CHECK_THAT(cli::format_status_table(json{{"state", "starting"}}),
              Contains("state        starting\n") && Contains("store        0 B of 0 B (0.0%)"));
+}
+
+TEST_CASE("mesh peers and warm-up in the document and the table") {
+  auto s = sample();
+  s.store.outbox_rows = 212;
+  replication::MeshStatus mesh;
+  mesh.internal_listener = "127.0.0.1:7401";
+  mesh.mtls = true;
+  replication::PeerStatus down;
+  down.url = "https://127.0.0.1:7403";
+  down.source = "static";
+  down.admission = "pending";
+  down.reason = "unreachable: Couldn't connect to server";
+  down.outbox_depth = 212;
+  down.consecutive_failures = 4;
+  down.next_retry_ms = 1'795'000'000'000;
+  down.last_error = "Couldn't connect to server";
+  mesh.peers.push_back(down);
+  mesh.warmup.state = "running";
+  mesh.warmup.records_done = 10;
+  mesh.warmup.records_known = 40;
+  mesh.warmup.bytes_done = 1024;
+  mesh.warmup.bytes_known = 4096;
+  s.mesh = mesh;
+
+  json doc = json::parse(agent::render_node_status(s));
+  CHECK(doc["store"]["outbox_rows"] == 212);
+  CHECK(doc["mesh"]["internal_listener"] == "127.0.0.1:7401");
+  CHECK(doc["mesh"]["mtls"] == true);
+  CHECK(doc["mesh"]["gateway_url"].is_null());
+  const json& peer = doc["mesh"]["peers"][0];
+  CHECK(peer["admission"] == "pending");
+  CHECK(peer["outbox_depth"] == 212);
+  CHECK(peer["next_retry"] == "2026-11-18T11:06:40Z");
+  CHECK(peer["last_success"].is_null());
+  CHECK(doc["mesh"]["warmup"]["state"] == "running");
+  CHECK(doc["mesh"]["warmup"]["records_known"] == 40);
+
+  std::string table = cli::format_status_table(doc);
+  CHECK_THAT(table, Contains("internal     127.0.0.1:7401 (mTLS)\n"));
+  CHECK_THAT(table, Contains("peer         https://127.0.0.1:7403 [static] pending, tenant -\n"));
+  CHECK_THAT(table, Contains("why: unreachable: Couldn't connect to server"));
+  CHECK_THAT(table, Contains("4 failures in a row, next retry 2026-11-18T11:06:40Z"));
+  CHECK_THAT(table, Contains("warm-up      running: 10 of 40 records, 1.0 KiB of 4.0 KiB"));
+  CHECK_THAT(table, Contains("outbox 212 rows"));
 }
 
 TEST_CASE("control-plane state in the document and the table") {
