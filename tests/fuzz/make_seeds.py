@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""make_seeds.py: writes the seed corpora of the HTTP fuzz targets (corpus/http1, corpus/http2).
+"""make_seeds.py: writes the seed corpora of the fuzz targets (corpus/http1, corpus/http2,
+corpus/wire).
 
 The HTTP/2 seeds are built frame by frame (HPACK literals without indexing), so they need no
 third-party module. Rerun after changing it; the outputs are committed.
 """
+import json
 import os
 import struct
 
@@ -105,6 +107,47 @@ HTTP2 = {
 }
 
 
+def batch_item(meta, body):
+    meta = json.dumps(meta).encode()
+    return struct.pack(">II", len(meta), len(body)) + meta + body
+
+
+def frame_header(kind, disposition, id_len, version, meta_len, body_len):
+    return struct.pack(">BBHQHQ", kind, disposition, id_len, version, meta_len, body_len)
+
+
+META = {"producer": "http", "namespace_id": "", "key": "k", "content_type": "application/octet-stream",
+        "version_ms": 1700000000000}
+ID = "ab" * 32
+# The first byte picks the parser (fuzz_wire.cc): 0 batch, 1 bodies request, 2 listing,
+# 3 frame meta, 4 frame header, 5 outcomes, 6 cursor.
+WIRE = {
+    "batch_one": b"\x00" + batch_item(META, b"hello"),
+    "batch_two": b"\x00" + batch_item(META, b"a") + batch_item(dict(META, key="k2", branch="main"), b""),
+    "batch_truncated": b"\x00" + batch_item(META, b"hello")[:-2],
+    "batch_huge_len": b"\x00" + struct.pack(">II", 0xFFFFFFFF, 0xFFFFFFFF) + b"{}",
+    "bodies": b"\x01" + json.dumps({"entries": [
+        {"record_kind": "segment_artifact", "record_id": ID, "version_ms": 5, "size": 10},
+        {"record_kind": "inline_artifact", "record_id": ID, "version_ms": 6}]}).encode(),
+    "bodies_tombstone": b"\x01" + json.dumps({"entries": [
+        {"record_kind": "namespace_tombstone", "record_id": "ns", "version_ms": 5}]}).encode(),
+    "listing": b"\x02" + json.dumps({"entries": [
+        {"record_kind": "segment_artifact", "record_id": ID, "version_ms": 5, "size": 10},
+        {"record_kind": "namespace_tombstone", "record_id": "ns", "version_ms": 4}],
+        "next_after": "6261636b66696c6c2f6964782f"}).encode(),
+    "listing_end": b"\x02" + b'{"entries":[],"next_after":null,"now":1}',
+    "meta": b"\x03" + json.dumps({"producer": "xcode", "namespace_id": "p", "key": "blob/x",
+                                  "content_type": "application/json", "branch": "b"}).encode(),
+    "frame_present": b"\x04" + frame_header(2, 0, 64, 7, 10, 3),
+    "frame_absent": b"\x04" + frame_header(1, 1, 64, 7, 0, 0),
+    "frame_fetch": b"\x04" + frame_header(1, 2, 64, 7, 0, 0),
+    "frame_bad": b"\x04" + frame_header(1, 9, 0, 7, 1, 1),
+    "outcomes": b"\x05" + b'{"outcomes":["applied","ignored_equal","error"]}',
+    "cursor": b"\x06" + b"backfill/idx/".hex().encode() + b"00ff",
+    "cursor_bad": b"\x06" + b"zz",
+}
+
+
 def write(kind, seeds):
     folder = os.path.join(HERE, "corpus", kind)
     os.makedirs(folder, exist_ok=True)
@@ -116,3 +159,4 @@ def write(kind, seeds):
 if __name__ == "__main__":
     write("http1", HTTP1)
     write("http2", HTTP2)
+    write("wire", WIRE)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh: builds the HTTP fuzz targets with clang (own build dir) and runs each for N seconds
+# run.sh: builds the fuzz targets (HTTP sessions, peer-plane wire parsers) with clang (own build dir) and runs each for N seconds
 # (default 30) over a scratch copy of its seed corpus. Exits non-zero when a target crashes;
 # the crashing inputs are kept under <build dir>/crashes/.
 #   tests/fuzz/run.sh [seconds]        env: MESHCACHE_FUZZ_BUILD_DIR (default build-fuzz)
@@ -11,12 +11,12 @@ build="${MESHCACHE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DMESHCACHE_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_http1 fuzz_http2
+cmake --build "$build" --target fuzz_http1 fuzz_http2 fuzz_wire
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 failed=0
-for kind in http1 http2; do
+for kind in http1 http2 wire; do
   corpus="$scratch/corpus-$kind"
   artifacts="$build/crashes/$kind"
   mkdir -p "$corpus" "$artifacts"
