@@ -59,18 +59,6 @@ size_t on_read(char* buf, size_t size, size_t n, void* arg) noexcept {
 
 }  // namespace
 
-TempDir::TempDir() {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "meshcache-internal-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 InternalNode::InternalNode(NodeOptions options) : tls_(static_cast<bool>(options.tls_context)) {
   storage::StoreOptions so;
   so.path = dir_.path() + "/store";

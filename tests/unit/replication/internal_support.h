@@ -20,20 +20,9 @@
 #include "replication/replication_metrics.h"
 #include "replication/task_thread.h"
 #include "storage/store.h"
+#include "tests/unit/replication/temp_dir.h"
 
 namespace meshcache::replication::test {
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct NodeOptions {
   std::string region = "eu-west";

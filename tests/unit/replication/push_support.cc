@@ -116,17 +116,6 @@ std::string PeerRequest::param(const std::string& name) const {
   return it == params.end() ? std::string("<absent>") : it->second;
 }
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "meshcache-push-XXXXXX").string();
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 TestMesh::TestMesh() : ca_(must(tls::create_authority("push test mesh CA", 3600))) {}
 
 tls::IdentityPaths TestMesh::identity(const std::string& name) const {

@@ -18,6 +18,7 @@
 #include "replication/push_worker.h"
 #include "replication/replication_metrics.h"
 #include "storage/store.h"
+#include "tests/unit/replication/temp_dir.h"
 #include "tls/authority.h"
 #include "tls/identity.h"
 
@@ -42,19 +43,6 @@ struct PeerAnswer {
   std::string body;  // JSON when non-empty
 };
 using Script = std::function<PeerAnswer(const PeerRequest&)>;
-
-// A temporary directory removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One CA and a leaf per name, written as identity files (ca.pem, tls.crt, tls.key).
 class TestMesh {

@@ -130,17 +130,6 @@ std::optional<std::string> PeerRequest::param(const std::string& name) const {
   return q.query_param(name);
 }
 
-TempDir::TempDir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "meshcache-warmup-XXXXXX").string();
-  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string Item::record_id() const {
   if (kind == storage::BackfillKind::tombstone) return meta.namespace_id;
   return storage::artifact_id({meta.producer, kTenant, meta.namespace_id, meta.key});

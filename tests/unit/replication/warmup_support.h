@@ -21,6 +21,7 @@
 #include "replication/warmup.h"
 #include "replication/wire.h"
 #include "storage/store.h"
+#include "tests/unit/replication/temp_dir.h"
 #include "tls/identity.h"
 
 namespace meshcache::replication::test {
@@ -51,19 +52,6 @@ struct PeerAnswer {
   bool never = false;  // keep the request open, never answer
 };
 using Script = std::function<PeerAnswer(const PeerRequest&)>;
-
-// A temporary directory removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One record a fake peer holds: an artifact (segment or inline) or a namespace tombstone.
 struct Item {
