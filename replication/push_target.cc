@@ -36,8 +36,10 @@ void PushTarget::failed(SteadyClock::time_point now, std::string error, bool unr
   std::uniform_int_distribution<int64_t> draw(ceiling.count() / 2, ceiling.count());
   retry_at_ = now + std::chrono::milliseconds(draw(rng));
   // A peer that answered with an error is up: only waiting helps. One that did not answer may
-  // come back any moment, and a cheap probe tells.
-  probe_at_ = unreachable ? std::optional(now + kProbeEvery) : std::nullopt;
+  // come back any moment, and a cheap probe tells: the first goes out at once, because most
+  // such failures are one broken connection to a peer that is fine (libcurl now and then fails
+  // an h2 connection with "Error in the HTTP2 framing layer"), then one every kProbeEvery.
+  probe_at_ = unreachable ? std::optional(now) : std::nullopt;
   report.next_retry_ms = unix_ms_at(*retry_at_);
 }
 
