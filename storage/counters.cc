@@ -80,13 +80,21 @@ void Counters::stage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* me
                                                          {kEvictions, delta.evictions},
                                                          {kEvictedBytes, delta.evicted_bytes},
                                                          {kOutboxRows, delta.outbox_rows}};
-  for (const auto& [key, change] : fields) {
-    if (change == 0) continue;
-    // Two's complement makes a negative change a wrapping add.
-    auto operand = encode(static_cast<uint64_t>(change));
-    (void)batch.Merge(meta, rocksdb::Slice(key.data(), key.size()),
-                      rocksdb::Slice(operand.data(), operand.size()));
-  }
+  for (const auto& [key, change] : fields)
+    if (change != 0) stage_add(batch, meta, rocksdb::Slice(key.data(), key.size()), change);
+}
+
+void Counters::stage_add(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* meta,
+                         rocksdb::Slice key, int64_t change) {
+  // Two's complement makes a negative change a wrapping add.
+  auto operand = encode(static_cast<uint64_t>(change));
+  (void)batch.Merge(meta, key, rocksdb::Slice(operand.data(), operand.size()));
+}
+
+std::optional<uint64_t> Counters::parse_total(rocksdb::Slice value) {
+  uint64_t total = 0;
+  if (!decode(value, &total)) return std::nullopt;
+  return total;
 }
 
 void Counters::apply(const CounterDelta& delta) {

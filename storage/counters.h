@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
@@ -34,6 +35,11 @@ class Counters {
   // Adds the delta to `batch`; call apply() once the batch is written.
   static void stage(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* meta,
                     const CounterDelta& delta);
+  // The same for a total of its own under any meta `key` (the outbox's per-target depths), and
+  // the reading of such a total: nullopt when malformed.
+  static void stage_add(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* meta,
+                        rocksdb::Slice key, int64_t change);
+  static std::optional<uint64_t> parse_total(rocksdb::Slice value);
   void apply(const CounterDelta& delta);
 
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }

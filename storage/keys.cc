@@ -59,6 +59,12 @@ std::optional<std::pair<std::string_view, uint64_t>> parse_outbox(rocksdb::Slice
                    get_be64(key.data() + key.size() - 8)};
 }
 
+std::string outbox_depth(std::string_view target) {
+  std::string key(kOutboxDepthPrefix);
+  key.append(target);
+  return key;
+}
+
 std::string tombstone(std::string_view tenant, std::string_view ns) {
   return record(tenant, ns);  // the same (prefix \0 rest) layout
 }

@@ -79,6 +79,11 @@ struct PendingRow {
 };
 std::optional<PendingRow> parse_pending(rocksdb::Slice key);
 
+// meta: the number of outbox rows of one target, a Counters total (merge operands staged in the
+// batches that add and delete the rows), so open() need not count the rows.
+inline constexpr std::string_view kOutboxDepthPrefix = "outbox_depth/";
+std::string outbox_depth(std::string_view target);
+
 // meta: the chunk size the store was created with; bodies on disk are cut at this size.
 inline constexpr std::string_view kChunkBytes = "chunk_bytes";
 // meta: present once the backfill index holds every manifest and tombstone.

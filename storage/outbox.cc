@@ -3,6 +3,7 @@
 #include "storage/outbox.h"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include <fmt/core.h>
@@ -52,27 +53,33 @@ Outbox::Outbox(const RocksDb& db, Counters& counters, uint64_t max_rows)
     : db_(db), counters_(counters), max_rows_(max_rows) {}
 
 Status Outbox::load() {
-  rocksdb::ReadOptions scan;
-  scan.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(scan, db_.cf(Cf::outbox)));
-  uint64_t next = 0;
-  std::lock_guard guard(depth_mu_);
+  std::lock_guard guard(mu_);
   depths_.clear();
-  std::string target;
-  uint64_t* depth = nullptr;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto parsed = keys::parse_outbox(it->key());
-    if (!parsed) return Status(Code::corruption, "malformed outbox key");
-    next = std::max(next, parsed->second + 1);
-    // Rows of one target are contiguous: one map lookup per target, not per row.
-    if (depth == nullptr || parsed->first != target) {
-      target.assign(parsed->first);
-      depth = &depths_[target];
-    }
-    ++*depth;
+  const rocksdb::Slice prefix(keys::kOutboxDepthPrefix.data(), keys::kOutboxDepthPrefix.size());
+  std::unique_ptr<rocksdb::Iterator> totals(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::meta)));
+  for (totals->Seek(prefix); totals->Valid() && totals->key().starts_with(prefix); totals->Next()) {
+    auto depth = Counters::parse_total(totals->value());
+    if (!depth) return Status(Code::corruption, "malformed outbox depth");
+    // A target whose rows were all delivered or dropped keeps a total of 0.
+    if (*depth == 0) continue;
+    rocksdb::Slice target = totals->key();
+    target.remove_prefix(prefix.size());
+    depths_.emplace(target.ToString(), *depth);
   }
-  if (!it->status().ok()) return from_rocks(it->status(), "reading the outbox");
-  next_seq_.store(next, std::memory_order_relaxed);
+  if (!totals->status().ok()) return from_rocks(totals->status(), "reading the outbox depths");
+
+  // The next sequence is one past the highest in use; only targets with rows have any.
+  std::unique_ptr<rocksdb::Iterator> rows(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
+  next_seq_ = 0;
+  for (const auto& [target, depth] : depths_) {
+    rows->SeekForPrev(keys::outbox(target, std::numeric_limits<uint64_t>::max()));
+    if (!rows->Valid()) continue;
+    auto last = keys::parse_outbox(rows->key());
+    if (last && last->first == target) next_seq_ = std::max(next_seq_, last->second + 1);
+  }
+  if (!rows->status().ok()) return from_rocks(rows->status(), "reading the outbox");
   return Status::Ok();
 }
 
@@ -87,21 +94,36 @@ Status Outbox::check(const std::vector<std::string>& targets) const {
   return Status::Ok();
 }
 
-void Outbox::stage(rocksdb::WriteBatch& batch, const std::vector<std::string>& targets,
-                   rocksdb::Slice value) {
-  if (targets.empty()) return;
-  uint64_t seq = next_seq_.fetch_add(targets.size(), std::memory_order_relaxed);
+uint64_t Outbox::stage(rocksdb::WriteBatch& batch, const std::vector<std::string>& targets,
+                       rocksdb::Slice value) {
+  if (targets.empty()) return 0;
+  uint64_t first = 0;
+  {
+    std::lock_guard guard(mu_);
+    first = next_seq_;
+    next_seq_ += targets.size();
+    unsettled_.push_back(first);
+    for (const auto& target : targets) count(target, 1);
+  }
+  uint64_t seq = first;
   for (const auto& target : targets) {
     (void)batch.Put(db_.cf(Cf::outbox), keys::outbox(target, seq++), value);
-    count(target, 1);
+    Counters::stage_add(batch, db_.cf(Cf::meta), keys::outbox_depth(target), 1);
   }
   const CounterDelta delta{.outbox_rows = static_cast<int64_t>(targets.size())};
   Counters::stage(batch, db_.cf(Cf::meta), delta);
   counters_.apply(delta);
+  return first;
 }
 
-void Outbox::cancel(const std::vector<std::string>& targets) {
-  for (const auto& target : targets) count(target, -1);
+void Outbox::settle(const std::vector<std::string>& targets, uint64_t first_seq, bool written) {
+  if (targets.empty()) return;
+  {
+    std::lock_guard guard(mu_);
+    std::erase(unsettled_, first_seq);
+    if (written) return;
+    for (const auto& target : targets) count(target, -1);
+  }
   counters_.apply(CounterDelta{.outbox_rows = -static_cast<int64_t>(targets.size())});
 }
 
@@ -110,7 +132,13 @@ Result<std::vector<OutboxRow>> Outbox::scan(std::string_view target, uint64_t fr
   if (Status s = check_target(target); !s.ok()) return s;
   std::vector<OutboxRow> rows;
   if (limit == 0) return rows;
-  const std::string bound = upper_bound_of(target);
+  uint64_t horizon = 0;
+  {
+    std::lock_guard guard(mu_);
+    horizon = unsettled_.empty() ? next_seq_ : unsettled_.front();
+  }
+  // Every row below the horizon was written before this iterator is made, so it sees them all.
+  const std::string bound = keys::outbox(target, horizon);
   const rocksdb::Slice upper(bound);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &upper;
@@ -179,12 +207,11 @@ Result<uint64_t> Outbox::drop(std::string_view target) {
 }
 
 std::map<std::string, uint64_t> Outbox::depths() const {
-  std::lock_guard guard(depth_mu_);
+  std::lock_guard guard(mu_);
   return {depths_.begin(), depths_.end()};
 }
 
 void Outbox::count(std::string_view target, int64_t change) {
-  std::lock_guard guard(depth_mu_);
   auto it = depths_.find(target);
   if (it == depths_.end()) it = depths_.emplace(std::string(target), 0).first;
   it->second += static_cast<uint64_t>(change);
@@ -195,11 +222,13 @@ Status Outbox::write_deletes(rocksdb::WriteBatch& batch, std::string_view target
   if (rows == 0) return Status::Ok();
   const CounterDelta delta{.outbox_rows = -static_cast<int64_t>(rows)};
   Counters::stage(batch, db_.cf(Cf::meta), delta);
+  Counters::stage_add(batch, db_.cf(Cf::meta), keys::outbox_depth(target), delta.outbox_rows);
   // No sync: a deletion lost to a crash only means delivering those rows again.
   auto s = db_.db()->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return from_rocks(s, "deleting outbox rows");
   counters_.apply(delta);
-  count(target, -static_cast<int64_t>(rows));
+  std::lock_guard guard(mu_);
+  count(target, delta.outbox_rows);
   return Status::Ok();
 }
 

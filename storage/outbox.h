@@ -2,7 +2,6 @@
 // depths (any thread: committing threads stage rows, the push worker scans and deletes them).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,7 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
 #include "storage/counters.h"
@@ -26,7 +24,8 @@ class Outbox {
  public:
   Outbox(const RocksDb& db, Counters& counters, uint64_t max_rows);
 
-  // At open: one pass over the rows gives the next sequence and every target's depth.
+  // At open: every target's persisted depth, and the next sequence from each target's last row
+  // (one seek per target, never a pass over the rows).
   [[nodiscard]] Status load();
 
   // invalid_argument for an empty target or one with NUL (it would break the key layout);
@@ -34,19 +33,23 @@ class Outbox {
   [[nodiscard]] Status check(const std::vector<std::string>& targets) const;
 
   // Puts one row per target with `value` into `batch` and merges their count into the persisted
-  // total. They are counted in memory at once, before the batch is written, so a deleter can
-  // never see a row that is not counted yet; call cancel() if the batch was not written.
-  void stage(rocksdb::WriteBatch& batch, const std::vector<std::string>& targets,
-             rocksdb::Slice value);
-  void cancel(const std::vector<std::string>& targets);
+  // totals, and returns the rows' first sequence. They are counted in memory at once, before the
+  // batch is written, so a deleter can never see a row that is not counted yet. Call settle()
+  // with that sequence once the batch's Write returned, written or not.
+  uint64_t stage(rocksdb::WriteBatch& batch, const std::vector<std::string>& targets,
+                 rocksdb::Slice value);
+  void settle(const std::vector<std::string>& targets, uint64_t first_seq, bool written);
 
+  // Rows stop before the oldest staged batch not yet settled: batches are written concurrently
+  // and may land out of sequence order, and a reader whose cursor passed a later row would
+  // otherwise never see the earlier one.
   Result<std::vector<OutboxRow>> scan(std::string_view target, uint64_t from_seq, size_t limit);
   [[nodiscard]] Status remove(std::string_view target, std::span<const uint64_t> seqs);
   Result<uint64_t> drop(std::string_view target);
   std::map<std::string, uint64_t> depths() const;
 
  private:
-  // Adds `change` to the target's depth; a target with no rows leaves the map.
+  // Adds `change` to the target's depth (mu_ held); a target with no rows leaves the map.
   void count(std::string_view target, int64_t change);
   // Writes the deletion of `rows` rows of `target` staged in `batch` (deleters hold delete_mu_).
   [[nodiscard]] Status write_deletes(rocksdb::WriteBatch& batch, std::string_view target,
@@ -55,12 +58,14 @@ class Outbox {
   const RocksDb& db_;
   Counters& counters_;
   const uint64_t max_rows_;
-  std::atomic<uint64_t> next_seq_{0};
   // Serializes deleters: each counts the rows it deletes by reading them first, which is exact
   // only if no other deleter removes them in between. Writers add rows under fresh sequence
   // numbers and never need it.
   std::mutex delete_mu_;
-  mutable std::mutex depth_mu_;
+  mutable std::mutex mu_;  // guards the three below
+  uint64_t next_seq_ = 0;
+  // First sequences of the batches staged and not settled, ascending (allocation order).
+  std::vector<uint64_t> unsettled_;
   std::map<std::string, uint64_t, std::less<>> depths_;
 };
 

@@ -16,14 +16,10 @@
 #include "storage/body_reader.h"
 #include "storage/keys.h"
 #include "storage/manifest_codec.h"
+#include "storage/wall_clock.h"
 #include "storage/writer.h"
 
 namespace meshcache::storage {
-
-int64_t wall_clock_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto store = RocksStore::open(options, wall_clock_ms);
@@ -225,7 +221,8 @@ Result<int64_t> RocksStore::reserve_version(const Digest& id, const ArtifactRef&
   std::lock_guard guard(slot.mu);
   auto stored = read_gate_inputs(id, ref.tenant, ref.ns);
   if (!stored.ok()) return stored.status();
-  const auto& [manifest, existing, tombstone] = *stored;
+  const auto& existing = stored->existing;
+  const auto& tombstone = stored->tombstone;
   // Writes in flight own their versions' chunk keys even though no manifest names them.
   int64_t in_flight = std::numeric_limits<int64_t>::min();
   bool same_in_flight = false;
@@ -305,15 +302,14 @@ Result<Manifest> RocksStore::commit_write(const Digest& id, Manifest m, uint64_t
       (void)batch.Put(db_->cf(Cf::access), keys::access(m.last_access_ms, id).slice(), {});
       backfill::put_artifact(batch, *db_, m);
       if (chunks > 0) (void)batch.Delete(db_->cf(Cf::meta), keys::pending(id, version).slice());
-      outbox_.stage(batch, outbox_targets, keys::outbox_value(id, version).slice());
+      const uint64_t first_seq =
+          outbox_.stage(batch, outbox_targets, keys::outbox_value(id, version).slice());
       Counters::stage(batch, db_->cf(Cf::meta), delta);
       // Returns once the batch is in the WAL (and synced with fsync): acknowledged means
       // durable against a process crash.
       auto s = db_->db()->Write(commit_options_, &batch);
-      if (!s.ok()) {
-        outbox_.cancel(outbox_targets);
-        return from_rocks(s, "committing a write");
-      }
+      outbox_.settle(outbox_targets, first_seq, s.ok());
+      if (!s.ok()) return from_rocks(s, "committing a write");
       counters_.apply(delta);
       release_version(slot, id, version);
     }

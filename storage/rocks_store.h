@@ -29,7 +29,6 @@ namespace meshcache::storage {
 
 // Unix milliseconds. Injectable so tests can move time past the access-refresh interval.
 using Clock = int64_t (*)();
-int64_t wall_clock_ms();
 
 class RocksStore final : public Store {
  public:

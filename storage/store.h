@@ -188,8 +188,10 @@ class Store {
                                               const std::string& ns) = 0;  // 0 = none
 
   // Outbox, per target in commit order. scan_outbox returns up to `limit` rows with seq >=
-  // `from_seq`; delete_outbox removes delivered rows; drop_outbox_target removes every row of a
-  // target that left the mesh and returns how many. Depths are kept in memory.
+  // `from_seq`, and never one past a row whose commit is still being written, so a cursor at
+  // the last row's seq + 1 misses none; delete_outbox removes delivered rows;
+  // drop_outbox_target removes every row of a target that left the mesh and returns how many.
+  // Depths are read from memory.
   virtual Result<std::vector<OutboxRow>> scan_outbox(std::string_view target, uint64_t from_seq,
                                                      size_t limit) = 0;
   virtual Status delete_outbox(std::string_view target, std::span<const uint64_t> seqs) = 0;

@@ -93,12 +93,11 @@ Result<bool> Tombstones::apply(const std::string& tenant, const std::string& ns,
                     rocksdb::Slice(encoded, sizeof encoded));
     if (*stored) backfill::delete_tombstone(batch, db_, ns, **stored);
     backfill::put_tombstone(batch, db_, ns, *version_ms);
-    outbox_.stage(batch, targets, keys::outbox_namespace_value(ns, *version_ms));
+    const uint64_t first_seq =
+        outbox_.stage(batch, targets, keys::outbox_namespace_value(ns, *version_ms));
     auto s = db_.db()->Write(commit_options_, &batch);
-    if (!s.ok()) {
-      outbox_.cancel(targets);
-      return from_rocks(s, "writing a namespace tombstone");
-    }
+    outbox_.settle(targets, first_seq, s.ok());
+    if (!s.ok()) return from_rocks(s, "writing a namespace tombstone");
   }
   if (Status s = purge(tenant, ns, version_ms); !s.ok()) return s;
   return true;

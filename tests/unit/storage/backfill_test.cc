@@ -15,7 +15,6 @@ using namespace meshcache::storage::test;
 namespace {
 
 constexpr uint64_t kChunk = 1024;  // bodies up to 1 KiB are inline
-constexpr int64_t kT0 = 1'700'000'000'000;
 
 std::vector<BackfillEntry> list_all(Store& store) {
   auto page = store.list_backfill("", 100'000);

@@ -25,7 +25,7 @@ TEST_CASE("eviction removes the least recently read artifacts first") {
   options.capacity_bytes = 10 * 1024;
   {
     auto store = open_store(options);
-    fake_now = 1'700'000'000'000;
+    fake_now = kT0;
     WriteOptions wo;
     wo.outbox_targets = {"peer"};
     for (const char* key : {"a", "b", "c"}) {

@@ -13,11 +13,6 @@ using namespace meshcache::storage::test;
 namespace {
 
 constexpr uint64_t kChunk = 1024;
-constexpr int64_t kT0 = 1'700'000'000'000;
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 ApplyVerdict verdict(Store& store, const ArtifactRef& ref, int64_t version) {
   auto v = store.lww_verdict(ref, version);

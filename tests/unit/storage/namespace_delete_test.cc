@@ -16,7 +16,6 @@ using namespace meshcache::storage::test;
 namespace {
 
 constexpr uint64_t kChunk = 1024;
-constexpr int64_t kT0 = 1'700'000'000'000;
 
 }  // namespace
 

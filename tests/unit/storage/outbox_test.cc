@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include "storage/artifact_id.h"
+#include "storage/keys.h"
+#include "storage/outbox.h"
 #include "test_support.h"
 
 using namespace meshcache;
@@ -17,7 +19,6 @@ using namespace meshcache::storage::test;
 namespace {
 
 constexpr uint64_t kChunk = 1024;
-constexpr int64_t kT0 = 1'700'000'000'000;
 using Depths = std::map<std::string, uint64_t>;
 
 WriteOptions to(std::vector<std::string> targets) {
@@ -220,4 +221,47 @@ TEST_CASE("depths and the row count stay exact with concurrent writers and delet
   auto store = open_store(small_options(dir.path(), kChunk));
   CHECK(store->outbox_depths() == Depths{{"u", kWriters * kWrites}});
   CHECK(store->stats().outbox_rows == kWriters * kWrites);
+}
+
+TEST_CASE("a scan stops before a row whose batch is still being written") {
+  TempDir dir;
+  auto db = RocksDb::open(dir.path());
+  REQUIRE(db.ok());
+  Counters counters;
+  Outbox outbox(**db, counters, 0);
+  REQUIRE(outbox.load().ok());
+  const std::vector<std::string> targets = {"t"};
+  const auto value = keys::outbox_value(Digest{}, kT0);
+  const auto write = [&](rocksdb::WriteBatch& batch) {
+    REQUIRE((*db)->db()->Write(rocksdb::WriteOptions(), &batch).ok());
+  };
+  const auto seqs_from = [&](uint64_t from) {
+    auto rows = outbox.scan("t", from, 10);
+    REQUIRE(rows.ok());
+    return seqs_of(*rows);
+  };
+
+  rocksdb::WriteBatch earlier, later;
+  const uint64_t a = outbox.stage(earlier, targets, value.slice());
+  const uint64_t b = outbox.stage(later, targets, value.slice());
+  REQUIRE(a < b);
+  // The later batch lands first: a reader that passed it would never come back for the other.
+  write(later);
+  outbox.settle(targets, b, true);
+  CHECK(seqs_from(0).empty());
+  write(earlier);
+  outbox.settle(targets, a, true);
+  CHECK(seqs_from(0) == std::vector<uint64_t>{a, b});
+
+  // A batch that was never written holds nothing back and is not counted.
+  rocksdb::WriteBatch lost, next;
+  const uint64_t c = outbox.stage(lost, targets, value.slice());
+  const uint64_t d = outbox.stage(next, targets, value.slice());
+  write(next);
+  outbox.settle(targets, d, true);
+  CHECK(seqs_from(b + 1).empty());
+  outbox.settle(targets, c, false);
+  CHECK(seqs_from(b + 1) == std::vector<uint64_t>{d});
+  CHECK(outbox.depths() == Depths{{"t", 3}});
+  CHECK(counters.outbox_rows() == 3);
 }

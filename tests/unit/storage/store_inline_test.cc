@@ -172,7 +172,7 @@ TEST_CASE("an abandoned inline-sized write leaves no rows") {
     auto w = store->begin_write(artifact("abandoned"), {});
     REQUIRE(w.ok());
     const auto data = body(1024);
-    REQUIRE((*w)->append({reinterpret_cast<const uint8_t*>(data.data()), data.size()}).ok());
+    REQUIRE((*w)->append(bytes_of(data)).ok());
     // Nothing was written to RocksDB yet: the body may still end inline.
     CHECK(live_rows(*store, Cf::chunks) == 0);
     CHECK(live_rows(*store, Cf::meta, kPending) == 0);
@@ -186,7 +186,7 @@ TEST_CASE("eviction counts and removes inline bodies") {
   auto options = small_options(dir.path(), kChunk);
   options.capacity_bytes = 40 * 1024;
   auto store = open_store(options);
-  fake_now = 1'700'000'000'000;
+  fake_now = kT0;
   for (const char* key : {"a", "b", "c"}) {
     auto m = put(*store, artifact(key), body(12 * 1024));
     REQUIRE(m.ok());

@@ -15,10 +15,6 @@ namespace {
 constexpr uint64_t kChunk = 1024;
 const std::string kPending(keys::kPendingPrefix);
 
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 }  // namespace
 
 TEST_CASE("bodies round-trip at chunk boundaries") {

@@ -47,7 +47,7 @@ TEST_CASE("a write cut off by a crash is swept at the next open") {
     if (!put(*store.value(), artifact("committed"), "kept").ok()) return false;
     auto w = (*store)->begin_write(artifact("cut"), {});
     if (!w.ok()) return false;
-    auto s = (*w)->append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+    auto s = (*w)->append(bytes_of(data));
     if (!s.ok()) return false;
     w->release();  // the process dies with the writer open
     return true;

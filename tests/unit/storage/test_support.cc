@@ -12,17 +12,6 @@
 
 namespace meshcache::storage::test {
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "meshcache-storage-XXXXXX").string();
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 int64_t fake_clock() { return fake_now.load(); }
 
 StoreOptions small_options(const std::string& path, uint64_t chunk_bytes) {

@@ -5,29 +5,21 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "storage/rocks_db.h"
 #include "storage/rocks_store.h"
 #include "storage/store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace meshcache::storage::test {
 
-// A fresh directory under $TMPDIR, removed with everything in it when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+using ::meshcache::testutil::TempDir;
 
- private:
-  std::string path_;
-};
-
-// The clock the tests open stores with; starts at a fixed, realistic Unix time.
-inline std::atomic<int64_t> fake_now{1'700'000'000'000};
+// The clock the tests open stores with; starts at kT0, a fixed, realistic Unix time.
+inline constexpr int64_t kT0 = 1'700'000'000'000;
+inline std::atomic<int64_t> fake_now{kT0};
 int64_t fake_clock();
 
 StoreOptions small_options(const std::string& path, uint64_t chunk_bytes = 1024);
@@ -40,6 +32,9 @@ ArtifactRef in_ns(const std::string& ns, const std::string& key);
 WriteOptions replica(int64_t version_ms);
 // `size` bytes derived from `seed`, different for every offset and seed.
 std::string body(size_t size, uint8_t seed = 1);
+inline std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 std::string sha256_hex(const std::string& bytes);
 
 // Writes `bytes` in pieces of `piece` bytes and commits.

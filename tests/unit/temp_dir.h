@@ -1,5 +1,5 @@
-// temp_dir.h: a temporary directory removed with everything in it, shared by the replication
-// unit tests (test thread).
+// temp_dir.h: a temporary directory removed with everything in it, shared by every unit test
+// binary (test thread).
 #pragma once
 
 #include <cstdlib>
@@ -7,13 +7,13 @@
 #include <stdexcept>
 #include <string>
 
-namespace meshcache::replication::test {
+namespace meshcache::testutil {
 
 class TempDir {
  public:
   TempDir() {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "meshcache-replication-XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "meshcache-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -29,4 +29,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace meshcache::replication::test
+}  // namespace meshcache::testutil
