@@ -111,38 +111,28 @@ std::vector<PlannedFrame> plan_bodies(storage::Store& store,
   return frames;
 }
 
-class BackfillBodiesHandler final : public http::Handler {
+class BackfillBodiesHandler final : public BufferedBodyHandler {
  public:
-  explicit BackfillBodiesHandler(SharedState state) : state_(std::move(state)) {}
+  explicit BackfillBodiesHandler(SharedState state)
+      : BufferedBodyHandler(wire::kMaxBodiesRequestBytes, "bodies request"),
+        state_(std::move(state)) {}
 
   void on_request(http::Exchange& ex) override {
-    const http::Request& request = ex.request();
+    const std::string& peer = ex.request().tls_peer_id;
     // Without TLS there is no identity, and no cap (as Kura).
-    if (!request.tls_peer_id.empty()) {
-      slot_ = PeerSlot::take(state_, request.tls_peer_id);
+    if (!peer.empty()) {
+      slot_ = PeerSlot::take(state_, peer);
       if (!slot_) {
         return reply_busy(ex, "peer_busy",
                           "a backfill bodies request from this peer is already in flight");
       }
     }
-    if (request.content_length) {
-      if (*request.content_length > wire::kMaxBodiesRequestBytes) return too_large(ex);
-      body_.reserve(*request.content_length);
-    }
+    BufferedBodyHandler::on_request(ex);
   }
 
-  void on_body(http::Exchange& ex, std::span<const uint8_t> bytes) override {
-    if (bytes.size() > wire::kMaxBodiesRequestBytes - body_.size()) {
-      body_ = {};
-      return too_large(ex);
-    }
-    body_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  }
-
-  void on_complete(http::Exchange& ex) override {
-    if (ex.responded()) return;
-    auto wanted = wire::parse_bodies_request(body_);
-    body_ = {};
+ private:
+  void on_whole_body(http::Exchange& ex, std::string body) override {
+    auto wanted = wire::parse_bodies_request(body);
     if (!wanted.ok()) return reply_message(ex, 400, wanted.status().message());
     storage::Store& store = *state_->ctx.store;
     // Up to 65,536 manifest lookups: too many for an I/O loop turn.
@@ -154,15 +144,8 @@ class BackfillBodiesHandler final : public http::Handler {
         });
   }
 
- private:
-  static void too_large(http::Exchange& ex) {
-    reply_message(ex, 413,
-                  fmt::format("bodies request larger than {} bytes", wire::kMaxBodiesRequestBytes));
-  }
-
   SharedState state_;
   std::shared_ptr<PeerSlot> slot_;
-  std::string body_;
   Liveness liveness_;
 };
 

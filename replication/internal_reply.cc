@@ -2,6 +2,7 @@
 // Retry-After); I/O loop threads.
 #include "replication/internal_reply.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <random>
@@ -18,22 +19,18 @@ std::string retry_after() {
   return rng() % 2 == 0 ? "1" : "2";
 }
 
+// A 503 is Kura's backpressure answer, so it carries a Retry-After.
 class MessageHandler final : public HeadHandler {
  public:
-  MessageHandler(int status, std::string message, bool busy)
-      : status_(status), message_(std::move(message)), busy_(busy) {}
+  MessageHandler(int status, std::string message) : status_(status), message_(std::move(message)) {}
   void on_request(http::Exchange& ex) override {
-    if (busy_) {
-      reply_busy(ex, {}, message_);
-    } else {
-      reply_message(ex, status_, message_);
-    }
+    if (status_ == 503) return reply_busy(ex, {}, message_);
+    reply_message(ex, status_, message_);
   }
 
  private:
   int status_;
   std::string message_;
-  bool busy_;
 };
 
 }  // namespace
@@ -77,12 +74,31 @@ void reply_failure(http::Exchange& ex, const Status& status) {
   }
 }
 
+void BufferedBodyHandler::on_request(http::Exchange& ex) {
+  const std::optional<uint64_t>& length = ex.request().content_length;
+  if (!length) return;
+  if (*length > limit_) return too_large(ex);
+  body_.reserve(*length);
+}
+
+void BufferedBodyHandler::on_body(http::Exchange& ex, std::span<const uint8_t> bytes) {
+  if (bytes.size() > limit_ - body_.size()) {
+    body_ = {};
+    return too_large(ex);
+  }
+  body_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void BufferedBodyHandler::too_large(http::Exchange& ex) {
+  reply_message(ex, 413, fmt::format("{} larger than {} bytes", what_, limit_));
+}
+
 std::unique_ptr<http::Handler> make_message_handler(int status, std::string message) {
-  return std::make_unique<MessageHandler>(status, std::move(message), false);
+  return std::make_unique<MessageHandler>(status, std::move(message));
 }
 
 std::unique_ptr<http::Handler> make_busy_handler(std::string message) {
-  return std::make_unique<MessageHandler>(503, std::move(message), true);
+  return std::make_unique<MessageHandler>(503, std::move(message));
 }
 
 }  // namespace meshcache::replication

@@ -1,11 +1,13 @@
 // internal_reply.h: how the internal plane answers: Kura's {"message"} errors, JSON bodies,
-// 503s with a Retry-After, handlers that answer from the request head alone, and answers
-// computed on a background thread. I/O loop thread of the exchange (run_in_background's work:
-// the background thread).
+// 503s with a Retry-After, handlers that answer from the request head alone or from a body
+// read whole, and answers computed on a background thread. I/O loop thread of the exchange
+// (run_in_background's work: the background thread).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +39,26 @@ class HeadHandler : public http::Handler {
 };
 std::unique_ptr<http::Handler> make_message_handler(int status, std::string message);
 std::unique_ptr<http::Handler> make_busy_handler(std::string message);
+
+// A route that reads its whole body into memory first: at most `limit` bytes, else (by
+// Content-Length, or while reading) 413 "{what} larger than {limit} bytes".
+class BufferedBodyHandler : public http::Handler {
+ public:
+  BufferedBodyHandler(uint64_t limit, std::string_view what) : limit_(limit), what_(what) {}
+  void on_request(http::Exchange& ex) override;
+  void on_body(http::Exchange& ex, std::span<const uint8_t> bytes) final;
+  void on_complete(http::Exchange& ex) final { on_whole_body(ex, std::exchange(body_, {})); }
+
+ protected:
+  virtual void on_whole_body(http::Exchange& ex, std::string body) = 0;
+
+ private:
+  void too_large(http::Exchange& ex);
+
+  uint64_t limit_;
+  std::string_view what_;
+  std::string body_;
+};
 
 // Guards answers that come back later: a handler owns one, its destruction (or abort) marks
 // the exchange gone, and a posted answer checks it before touching the exchange.

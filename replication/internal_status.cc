@@ -2,29 +2,19 @@
 // advertising the gateway URL to callers that came through the gateway's host. I/O loop threads.
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-
 #include "replication/internal_handlers.h"
 #include "replication/internal_reply.h"
 #include "replication/wire_json.h"
+#include "tls/url_host.h"
 
 namespace meshcache::replication {
 namespace {
 
-// The host of an h2 :authority or HTTP/1 Host value: "[v6]:port" → "v6", "name:port" → "name".
-std::string_view request_host(std::string_view authority) {
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    return close == std::string_view::npos ? authority : authority.substr(1, close - 1);
-  }
-  return authority.substr(0, authority.find(':'));
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; };
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](char x, char y) {
-    return lower(static_cast<unsigned char>(x)) == lower(static_cast<unsigned char>(y));
-  });
+// Whether the h2 :authority or HTTP/1 Host names `host` (lowercased, as url_host gives it),
+// whatever its port, case or IPv6 brackets.
+bool names_host(const std::string& authority, const std::string& host) {
+  Result<std::string> named = tls::url_host("http://" + authority);
+  return named.ok() && *named == host;
 }
 
 class StatusHandler final : public HeadHandler {
@@ -39,8 +29,7 @@ class StatusHandler final : public HeadHandler {
     bool gateway = false;
     if (!ctx.gateway_url.empty()) {
       gateway = request.query_param("scope") == "global" ||
-                (state_->gateway_host &&
-                 equal_ignoring_case(request_host(request.authority), *state_->gateway_host));
+                (state_->gateway_host && names_host(request.authority, *state_->gateway_host));
     }
     nlohmann::json body = {{"region", ctx.region},
                            {"tenant_id", ctx.tenant()},

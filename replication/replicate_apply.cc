@@ -12,8 +12,6 @@ constexpr std::array<std::string_view, 9> kProducers = {
     "bazel", "http",   "turbo",                           // meshcache's
 };
 
-constexpr std::string_view kError = "error";
-
 }  // namespace
 
 bool known_producer(std::string_view producer) {
@@ -34,18 +32,18 @@ storage::WriteOptions replica_write_options(std::string content_type, int64_t ve
 }
 
 std::string_view failure_outcome(const Status& failure) {
-  if (failure.code() != Code::conflict) return kError;
-  for (auto v : {storage::ApplyVerdict::applied, storage::ApplyVerdict::ignored_equal,
-                 storage::ApplyVerdict::ignored_stale, storage::ApplyVerdict::ignored_tombstone}) {
+  if (failure.code() != Code::conflict) return kErrorOutcome;
+  for (auto v : {storage::ApplyVerdict::ignored_equal, storage::ApplyVerdict::ignored_stale,
+                 storage::ApplyVerdict::ignored_tombstone}) {
     if (storage::verdict_name(v) == failure.message()) return storage::verdict_name(v);
   }
-  return kError;
+  return kErrorOutcome;
 }
 
 std::string_view apply_small(storage::Store& store, const storage::ArtifactRef& ref,
                              int64_t version_ms, std::string content_type, std::string_view body) {
   Result<storage::ApplyVerdict> verdict = store.lww_verdict(ref, version_ms);
-  if (!verdict.ok()) return kError;
+  if (!verdict.ok()) return kErrorOutcome;
   if (*verdict != storage::ApplyVerdict::applied) return storage::verdict_name(*verdict);
   auto writer = store.begin_write(
       ref, replica_write_options(std::move(content_type), version_ms, body.size()));

@@ -13,6 +13,9 @@
 
 namespace meshcache::replication {
 
+// The outcome of an apply that failed (beside the verdict names).
+inline constexpr std::string_view kErrorOutcome = "error";
+
 // Kura's producers plus meshcache's own; anything else is refused (400 / outcome "error").
 bool known_producer(std::string_view producer);
 
@@ -25,8 +28,8 @@ storage::WriteOptions replica_write_options(std::string content_type, int64_t ve
 // lost a race to (Code::conflict, message = verdict name), else "error".
 std::string_view failure_outcome(const Status& failure);
 
-// Gate and write of a body already in memory (batch items, warm-up frames): the outcome name
-// (a verdict, or "error").
+// Gate and write of a body already in memory (batch items): the outcome name (a verdict, or
+// "error").
 std::string_view apply_small(storage::Store& store, const storage::ArtifactRef& ref,
                              int64_t version_ms, std::string content_type, std::string_view body);
 

@@ -12,8 +12,6 @@
 namespace meshcache::replication {
 namespace {
 
-constexpr std::string_view kError = "error";
-
 Status too_large(uint64_t limit) {
   return Status(Code::too_large, fmt::format("body larger than {} bytes", limit));
 }
@@ -24,7 +22,6 @@ class ReplicateArtifactHandler final : public http::Handler {
 
   void on_request(http::Exchange& ex) override {
     const http::Request& request = ex.request();
-    if (request.method != "PUT") return reply_message(ex, 405, "Method not allowed");
     Query q(request);
     std::string producer = q.required("producer");
     std::string ns = q.required("namespace_id", true);
@@ -73,7 +70,7 @@ class ReplicateArtifactHandler final : public http::Handler {
   }
 
   void on_abort() override {
-    if (writer_) state_->count(kError);  // the sender went away mid-body: nothing was stored
+    if (writer_) state_->count(kErrorOutcome);  // the sender went away mid-body: nothing was stored
   }
 
  private:
@@ -82,7 +79,7 @@ class ReplicateArtifactHandler final : public http::Handler {
     writer_.reset();
     std::string_view outcome = failure_outcome(status);
     state_->count(outcome);
-    if (outcome != kError) return reply_no_content(ex);
+    if (outcome != kErrorOutcome) return reply_no_content(ex);
     reply_failure(ex, status);
   }
 
@@ -97,7 +94,6 @@ class ReplicateNamespaceHandler final : public HeadHandler {
   explicit ReplicateNamespaceHandler(SharedState state) : state_(std::move(state)) {}
 
   void on_request(http::Exchange& ex) override {
-    if (ex.request().method != "DELETE") return reply_message(ex, 405, "Method not allowed");
     Query q(ex.request());
     std::string ns = q.required("namespace_id", true);
     // Absent (0) purges the namespace without a tombstone, as Kura does.
@@ -114,7 +110,7 @@ class ReplicateNamespaceHandler final : public HeadHandler {
         },
         [state](http::Exchange& ex, Result<bool> applied) {
           if (!applied.ok()) {
-            state->count(kError);
+            state->count(kErrorOutcome);
             return reply_message(ex, 500, applied.status().message());
           }
           state->count(*applied ? "applied" : "ignored_older");

@@ -36,6 +36,7 @@ uint64_t get_be(const uint8_t* in, size_t bytes) {
   return v;
 }
 
+// Not storage::to_hex: the fuzz build compiles this file without the storage library.
 std::string to_hex(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);

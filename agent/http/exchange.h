@@ -91,8 +91,10 @@ class Exchange;
 // What a router returns for one request. The session calls, in order:
 //   on_request (headers complete) → on_body* (request body pieces) → on_complete,
 // or on_abort if the peer goes away or resets the stream. A handler may respond at any point
-// from on_request on; if it responds before the body has arrived, the server discards (h1)
-// or refuses (h2) the rest of the body, and for `Expect: 100-continue` never sends 100.
+// from on_request on, and hears no more on_body/on_complete after it has; if it responds before
+// the body has arrived, the server discards the rest of the body (h1, and h2 for a 2xx, which
+// goes out once the body has ended) or refuses it (h2 otherwise), and for
+// `Expect: 100-continue` never sends 100.
 class Handler {
  public:
   virtual ~Handler() = default;

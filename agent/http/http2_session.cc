@@ -292,11 +292,12 @@ int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
       if (Stream* st = end_stream ? s.find(frame->hd.stream_id) : nullptr) s.finish_request(*st);
       break;
     case NGHTTP2_RST_STREAM: {
-      // Rapid reset costs the server work it then throws away: only a reset of a stream not
-      // answered yet counts. libcurl resets every stream it has finished with, so a peer
-      // pushing hundreds of artifacts a second must not trip the guard.
+      // Rapid reset makes the server do work it then throws away: a reset counts while the
+      // stream's answer has not all gone out, even one given at once (a cache hit is answered
+      // inside the HEADERS callback, so a HEADERS + RST_STREAM flood is all "answered"). A
+      // stream already closed here (a client resetting what it has finished with) cost nothing.
       Stream* st = s.find(frame->hd.stream_id);
-      if (st != nullptr && !st->responded() && !s.resets_.take(s.now_)) s.calm_down("rapid reset");
+      if (st != nullptr && !st->finished_ && !s.resets_.take(s.now_)) s.calm_down("rapid reset");
       break;
     }
     case NGHTTP2_SETTINGS:
@@ -323,7 +324,8 @@ int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
 int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id,
                                 const uint8_t* data, size_t len, void* user) noexcept {
   auto& s = self(user);
-  if (Stream* st = s.find(stream_id)) {
+  Stream* st = s.find(stream_id);
+  if (st != nullptr) {
     st->body_received_ += len;
     s.last_data_ = s.now_;
     if (st->body_received_ > s.env_.limits.max_body_bytes) {
@@ -338,7 +340,6 @@ int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t strea
     }
   }
   // The handler took the bytes: open the window again, unless it holds the body back.
-  Stream* st = s.find(stream_id);
   if (st != nullptr && st->paused_) {
     st->withheld_ += len;
   } else {

@@ -38,12 +38,13 @@ class H2Client {
   }
   ~H2Client() { nghttp2_session_del(session_); }
 
+  // `declare_length` false sends the body without a content-length.
   int32_t request(const std::string& method, const std::string& path,
                   std::vector<std::pair<std::string, std::string>> extra = {},
-                  std::optional<std::string> body = std::nullopt) {
+                  std::optional<std::string> body = std::nullopt, bool declare_length = true) {
     std::vector<std::pair<std::string, std::string>> all = {
         {":method", method}, {":scheme", "http"}, {":authority", "cache.test"}, {":path", path}};
-    if (body) all.push_back({"content-length", std::to_string(body->size())});
+    if (body && declare_length) all.push_back({"content-length", std::to_string(body->size())});
     for (auto& h : extra) all.push_back(h);
     std::vector<nghttp2_nv> nva;
     for (auto& [n, v] : all) {
@@ -75,15 +76,20 @@ class H2Client {
     return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, -1, nullptr, nva, 4, nullptr);
   }
 
+  // Queues the client's pending frames as the server's input, without running the server.
+  void flush(TestEnv& t) {
+    const uint8_t* data = nullptr;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
+      evbuffer_add(t.in.get(), data, static_cast<size_t>(n));
+    }
+  }
+
   // Moves bytes both ways until nothing moves; checks the server's output bound on the way.
   void pump(Http2Session& server, TestEnv& t, size_t* max_queued = nullptr) {
     for (int round = 0; round < 100000; ++round) {
       bool moved = false;
-      const uint8_t* data = nullptr;
-      ssize_t n;
-      while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
-        evbuffer_add(t.in.get(), data, static_cast<size_t>(n));
-      }
+      flush(t);
       if (evbuffer_get_length(t.in.get()) > 0) {
         server.on_input(t.in.get());
         moved = true;
@@ -336,6 +342,20 @@ TEST_CASE("h2: an early success waits for the upload instead of resetting it") {
   CHECK(h.client.replies[next].body == "hello");
 }
 
+TEST_CASE("h2: an early success whose upload runs past the body bound is reset, not answered") {
+  H2 h;  // max_body_bytes is 1 MiB; without a content-length the excess shows while reading
+  int32_t id = h.client.request("PUT", "/hello", {}, std::string((1 << 20) + 1, 'x'), false);
+  h.pump();
+  Reply& r = h.client.replies[id];
+  CHECK(r.status == 0);
+  CHECK(r.got_rst);
+  CHECK(r.close_error == NGHTTP2_CANCEL);
+  CHECK_FALSE(h.session.want_close());
+  int32_t next = h.client.request("GET", "/hello");
+  h.pump();
+  CHECK(h.client.replies[next].body == "hello");
+}
+
 TEST_CASE("h2: a client reset aborts the handler") {
   H2 h;
   int32_t sid = h.client.request("GET", "/later");
@@ -360,6 +380,42 @@ TEST_CASE("h2: rapid resets end in GOAWAY ENHANCE_YOUR_CALM") {
   CHECK(*h.client.goaway_error == NGHTTP2_ENHANCE_YOUR_CALM);
   CHECK(h.session.want_close());
   CHECK(h.t.counters.protocol_errors >= 1);
+}
+
+TEST_CASE("h2: rapid resets of requests answered at once end in GOAWAY ENHANCE_YOUR_CALM") {
+  // CVE-2023-44487 against cache hits: each HEADERS is answered inside its own callback, and
+  // the RST_STREAM right behind it throws the answer away before a byte of it is sent.
+  H2 h;
+  h.pump();
+  int unsent = 0;
+  for (int i = 0; i < 400 && !h.client.goaway_error; ++i) {
+    int32_t id = h.client.request("GET", "/hello");
+    h.client.flush(h.t);  // the HEADERS are on their way before the reset is submitted
+    nghttp2_submit_rst_stream(h.client.session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    h.pump();
+    unsent += h.client.replies[id].status == 0;
+  }
+  // /hello answers in on_request: every handler answered, and each answer was dropped unsent.
+  CHECK(h.t.router->requests.size() > 200);
+  CHECK(unsent == static_cast<int>(h.t.router->requests.size()));
+  REQUIRE(h.client.goaway_error.has_value());
+  // The server's own guard, not nghttp2's looser backstop (INTERNAL_ERROR at twice the burst).
+  CHECK(*h.client.goaway_error == NGHTTP2_ENHANCE_YOUR_CALM);
+  CHECK(h.session.want_close());
+}
+
+TEST_CASE("h2: resets of streams already answered in full are not rapid resets") {
+  // More than the guard's burst (200), fewer than nghttp2's own backstop lets through (400).
+  H2 h;
+  for (int i = 0; i < 350; ++i) {
+    int32_t id = h.client.request("GET", "/hello");
+    h.pump();
+    REQUIRE(h.client.replies[id].body == "hello");
+    nghttp2_submit_rst_stream(h.client.session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    h.pump();
+  }
+  CHECK_FALSE(h.client.goaway_error.has_value());
+  CHECK_FALSE(h.session.want_close());
 }
 
 TEST_CASE("h2: a PING flood ends in GOAWAY ENHANCE_YOUR_CALM") {

@@ -110,14 +110,6 @@ std::unique_ptr<Handler> ServerRouter::route(const Request& request) {
   return std::make_unique<NotFound>();
 }
 
-void send_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    REQUIRE(n > 0);
-    s.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
 // Reads until one whole response is in, the peer closes, or 10 s pass. `eof` tells which.
 std::string read_some(int fd, bool* eof = nullptr, size_t responses = 1) {
   std::string wire;

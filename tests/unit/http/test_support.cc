@@ -1,11 +1,6 @@
 // test_support.cc: recording router, body sources and response reader for the HTTP tests.
 #include "test_support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -188,20 +183,6 @@ std::string run(const std::string& command) {
   while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
   pclose(f);
   return out;
-}
-
-int connect_to(const std::string& hostport) {
-  size_t colon = hostport.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
-  inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 std::string drain_buffer(evbuffer* b) {

@@ -13,6 +13,7 @@
 #include "agent/http/exchange.h"
 #include "agent/http/server.h"
 #include "agent/http/session.h"
+#include "tests/unit/http/raw_socket.h"
 
 namespace meshcache::http::test {
 
@@ -105,8 +106,8 @@ struct TestEnv {
 
 // Runs a shell command; its standard output.
 std::string run(const std::string& command);
-// A blocking TCP connection to IPv4 "ip:port", or -1.
-int connect_to(const std::string& hostport);
+using meshcache::testutil::connect_to;
+using meshcache::testutil::send_all;
 
 std::string drain_buffer(evbuffer* b);
 void add(evbuffer* b, std::string_view s);

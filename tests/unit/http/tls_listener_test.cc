@@ -14,6 +14,7 @@
 
 #include "agent/http/server.h"
 #include "test_support.h"
+#include "tests/unit/temp_dir.h"
 #include "tls/authority.h"
 #include "tls/certificate.h"
 #include "tls/identity.h"
@@ -107,12 +108,7 @@ std::string fetch(const std::string& address, const Pki& trust, const Pki* clien
   return "failed";
 }
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("meshcache-tls-listener-" + std::to_string(getpid()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using ::meshcache::testutil::TempDir;
 
 std::shared_ptr<SSL_CTX> mtls_context(const Pki& p) {
   return must(tls::make_mtls_server_context(p.pem, {"h2", "http/1.1"}));
@@ -122,8 +118,8 @@ std::shared_ptr<SSL_CTX> mtls_context(const Pki& p) {
 
 TEST_CASE("tls listener: mTLS through a context source, TLS only, with the client identity") {
   TempDir dir;
-  Pki mesh = make_pki(dir.path, "mesh");
-  Pki other = make_pki(dir.path, "other");
+  Pki mesh = make_pki(dir.path(), "mesh");
+  Pki other = make_pki(dir.path(), "other");
   SwappableContext contexts;
   contexts.set(mtls_context(mesh));
   auto router = std::make_shared<IdRouter>();
@@ -176,7 +172,7 @@ TEST_CASE("tls listener: mTLS through a context source, TLS only, with the clien
   }
   SECTION("a swapped context applies to the next connection; none refuses it") {
     REQUIRE(fetch(address, mesh, &mesh) == mesh.peer_id);
-    Pki renewed = make_pki(dir.path, "renewed");
+    Pki renewed = make_pki(dir.path(), "renewed");
     contexts.set(mtls_context(renewed));
     CHECK(fetch(address, renewed, &renewed) == renewed.peer_id);
     CHECK(fetch(address, renewed, &mesh) == "failed");
@@ -191,7 +187,7 @@ TEST_CASE("tls listener: mTLS through a context source, TLS only, with the clien
 
 TEST_CASE("tls listener: a public TLS port from files asks for no client certificate") {
   TempDir dir;
-  Pki pki = make_pki(dir.path, "public");
+  Pki pki = make_pki(dir.path(), "public");
   auto router = std::make_shared<IdRouter>();
   ServerOptions options;
   options.listen = "127.0.0.1:0";

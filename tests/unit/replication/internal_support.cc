@@ -2,13 +2,9 @@
 // background thread run on their own).
 #include "internal_support.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -195,26 +191,6 @@ Reply call(const Call& c) {
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
   return reply;
-}
-
-int connect_to(const std::string& address) {
-  size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  return fd;
-}
-
-void send_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    REQUIRE(n > 0);
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
 }
 
 Reply read_response(int fd) {

@@ -20,9 +20,12 @@
 #include "replication/replication_metrics.h"
 #include "replication/task_thread.h"
 #include "storage/store.h"
-#include "tests/unit/replication/temp_dir.h"
+#include "tests/unit/http/raw_socket.h"
+#include "tests/unit/temp_dir.h"
 
 namespace meshcache::replication::test {
+
+using ::meshcache::testutil::TempDir;
 
 struct NodeOptions {
   std::string region = "eu-west";
@@ -83,9 +86,9 @@ struct Call {
 Call request(std::string method, std::string url, std::optional<std::string> body = {});
 Reply call(const Call& c);
 
-// Raw socket helpers for what curl will not do (a head without its body).
-int connect_to(const std::string& address);
-void send_all(int fd, std::string_view bytes);
+// Raw sockets for what curl will not do (a head without its body).
+using meshcache::testutil::connect_to;
+using meshcache::testutil::send_all;
 // Reads one HTTP/1.1 response (status, headers, Content-Length body); status 0 when the
 // connection closed first.
 Reply read_response(int fd);
