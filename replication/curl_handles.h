@@ -1,13 +1,16 @@
-// curl_handles.h: RAII for libcurl handles and the peer-plane options every outbound request
-// shares (mTLS identity, timeouts). Used on the push and warm-up threads.
+// curl_handles.h: RAII for libcurl handles, the process-wide libcurl set-up, and the peer-plane
+// options every outbound request shares (mTLS identity, timeouts). Used on the push and warm-up
+// threads (make_multi() on the thread that creates them).
 #pragma once
 
 #include <curl/curl.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "storage/status.h"
 #include "tls/identity.h"
 
 namespace meshcache::replication {
@@ -24,6 +27,13 @@ struct CurlSlistDeleter {
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+// A multi handle, after initialising libcurl once for the process. Throws std::runtime_error
+// when either fails (start-up only).
+CurlMulti make_multi();
+
+// Appends header lines ("Name: value") to `list`.
+[[nodiscard]] Status append_headers(CurlSlist& list, std::initializer_list<const char*> lines);
 
 // Kura's peer client: connect 5 s, abort a transfer idle for 30 s, no total timeout; HTTP/2
 // over TLS (ALPN, falling back to HTTP/1.1), HTTP/1.1 in clear. With an identity the node

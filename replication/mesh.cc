@@ -16,6 +16,7 @@
 #include "replication/replication_metrics.h"
 #include "replication/task_thread.h"
 #include "replication/warmup.h"
+#include "storage/wall_clock.h"
 
 namespace meshcache::replication {
 namespace {
@@ -29,17 +30,6 @@ constexpr std::string_view kLastSeen = "last_seen";
 // How often last_seen is refreshed while the node runs: the absence is measured to within this.
 constexpr auto kSeenInterval = 60s;
 
-int64_t unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-WarmupStatus waiting_status() {
-  WarmupStatus s;
-  s.state = "waiting_for_peers";
-  return s;
-}
-
 class MeshImpl final : public Mesh {
  public:
   MeshImpl(MeshOptions options, storage::Store& store, MeshHooks hooks)
@@ -51,6 +41,7 @@ class MeshImpl final : public Mesh {
     push.identity = options_.identity;
     push.membership_interval = options_.membership_interval;
     push_ = std::make_unique<PushWorker>(push, store_, metrics_, hooks_.tenant);
+    warmup_status_.state = "waiting_for_peers";
     if (options_.internal_listen) start_listener();
   }
 
@@ -58,19 +49,16 @@ class MeshImpl final : public Mesh {
 
   void join() override {
     if (joined_.exchange(true)) return;
-    {
-      std::lock_guard lock(warmup_mu_);
-      has_candidates_ = !options_.static_peers.empty() || has_cp_peers_;
-    }
-    push_->start([this](std::vector<std::string> admitted) { first_round(std::move(admitted)); });
+    // The candidates now (every one is a write target until a poll rejects it) are the ones
+    // the first round polls.
+    const bool candidates = !push_->write_targets()->empty();
+    push_->start([this, candidates](std::vector<std::string> admitted) {
+      first_round(candidates, std::move(admitted));
+    });
     tasks_.post([this] { refresh_last_seen(); });
   }
 
   void set_control_plane_peers(std::vector<std::string> peers) override {
-    {
-      std::lock_guard lock(warmup_mu_);
-      has_cp_peers_ = has_cp_peers_ || !peers.empty();
-    }
     push_->set_control_plane_peers(std::move(peers));
   }
 
@@ -101,15 +89,12 @@ class MeshImpl final : public Mesh {
     std::lock_guard stop_lock(stop_mu_);
     if (stopped_) return;
     stopped_ = true;
-    {
-      std::lock_guard lock(warmup_mu_);
-      stopping_ = true;
-    }
     // The push thread may be starting a warm-up from its first round: once stopping_ is set it
     // will not, so the one that exists (if any) is the last.
     std::unique_ptr<WarmUp> warmup;
     {
       std::lock_guard lock(warmup_mu_);
+      stopping_ = true;
       warmup = std::move(warmup_);
     }
     if (warmup) warmup->stop();
@@ -158,9 +143,9 @@ class MeshImpl final : public Mesh {
   }
 
   // Push thread: every candidate has answered (or failed) once.
-  void first_round(std::vector<std::string> admitted) {
+  void first_round(bool candidates, std::vector<std::string> admitted) {
     const auto last_seen = read_last_seen();
-    const int64_t now = unix_ms();
+    const int64_t now = wall_clock_ms();
     std::string why;
     if (!last_seen)
       why = "first join";
@@ -168,7 +153,8 @@ class MeshImpl final : public Mesh {
       why = fmt::format("away for {} s", (now - *last_seen) / 1000);
     std::lock_guard lock(warmup_mu_);
     if (stopping_) return;
-    if (why.empty() || !has_candidates_) {
+    // No peer configured at all: nothing to warm from, which is not a failure.
+    if (why.empty() || !candidates) {
       warmup_status_.state = "not_needed";
       settle_locked();
       return;
@@ -218,7 +204,7 @@ class MeshImpl final : public Mesh {
   }
 
   void write_last_seen() {
-    const storage::Store::Record row{std::string(kLastSeen), std::to_string(unix_ms())};
+    const storage::Store::Record row{std::string(kLastSeen), std::to_string(wall_clock_ms())};
     Status s = store_.put_records(kSpace, std::span(&row, 1));
     if (!s.ok()) spdlog::warn("mesh: cannot record last_seen: {}", s.message());
   }
@@ -246,10 +232,8 @@ class MeshImpl final : public Mesh {
 
   mutable std::mutex warmup_mu_;  // guards the members below
   std::unique_ptr<WarmUp> warmup_;
-  WarmupStatus warmup_status_ = waiting_status();
+  WarmupStatus warmup_status_;
   bool settled_ = false;
-  bool has_candidates_ = false;
-  bool has_cp_peers_ = false;
   bool stopping_ = false;
 
   std::mutex stop_mu_;

@@ -134,11 +134,6 @@ std::optional<Candidate> PeerSet::find(const std::string& url) const {
   return it->second;
 }
 
-bool PeerSet::is_candidate(const std::string& url) const {
-  std::lock_guard lock(mu_);
-  return candidates_.count(url) != 0;
-}
-
 std::shared_ptr<const std::vector<std::string>> PeerSet::write_targets() const {
   std::lock_guard lock(targets_mu_);
   return targets_;

@@ -54,7 +54,6 @@ class PeerSet {
 
   std::vector<Candidate> list() const;
   std::optional<Candidate> find(const std::string& url) const;
-  bool is_candidate(const std::string& url) const;
   // Every candidate not rejected. Immutable and swapped whole, so a write copies a pointer.
   std::shared_ptr<const std::vector<std::string>> write_targets() const;
 

@@ -11,7 +11,7 @@
 
 namespace meshcache::replication {
 
-// A peer URL as the base of request URLs: without its trailing '/'.
+// A peer URL as the base of request URLs: without its trailing '/' (warm-up's too).
 std::string base_url(std::string_view url);
 // {base}/_internal/replicate/artifact?producer&namespace_id&key&content_type&inline&version_ms
 std::string artifact_url(std::string_view base, const storage::Manifest& m);

@@ -27,7 +27,8 @@ class PushTarget {
   std::string send_url;  // the advertised node_url, without a trailing '/'
   bool admitted = false;
 
-  // Outbox reading: rows below `cursor` were seen; `dirty` = rows may be waiting.
+  // Outbox reading: rows below `cursor` were seen; `dirty` = rows may wait from `cursor` on (a
+  // scan filled a page, or stopped at max_in_flight), false once the scan has caught up.
   uint64_t cursor = 0;
   bool dirty = true;
   std::unordered_set<uint64_t> in_flight_rows;

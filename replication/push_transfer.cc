@@ -26,8 +26,6 @@ Result<std::unique_ptr<PushTransfer>> PushTransfer::make(
   CURL* e = t->easy_.get();
   apply_peer_options(e, identity);
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "meshcache");
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buf_);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
@@ -50,13 +48,7 @@ void PushTransfer::set_timeout(std::chrono::milliseconds total) {
 void PushTransfer::upload(uint64_t size) {
   CURL* e = easy_.get();
   // Without "Expect:" curl would hold a large HTTP/1.1 body back waiting for 100 Continue.
-  for (const char* line : {"Content-Type: application/octet-stream", "Expect:"}) {
-    curl_slist* l = curl_slist_append(headers_.get(), line);
-    if (l) {
-      (void)headers_.release();
-      headers_.reset(l);
-    }
-  }
+  (void)append_headers(headers_, {"Content-Type: application/octet-stream", "Expect:"});
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
   curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);  // PUT with Content-Length = size
   curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));

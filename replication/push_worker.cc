@@ -11,7 +11,6 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -22,6 +21,7 @@
 #include "replication/push_target.h"
 #include "replication/push_transfer.h"
 #include "replication/wire.h"
+#include "storage/wall_clock.h"
 
 namespace meshcache::replication {
 namespace {
@@ -33,22 +33,6 @@ constexpr size_t kScanRows = wire::kMaxBatchItems;  // a scan can fill one whole
 constexpr milliseconds kStatusTimeout{5000};        // polls and probes are tiny
 constexpr long kMaxWaitMs = 1000;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void init_curl() {
-  static std::once_flag once;
-  static CURLcode code = CURLE_OK;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (code != CURLE_OK) {
-    throw std::runtime_error(
-        fmt::format("libcurl: global init failed: {}", curl_easy_strerror(code)));
-  }
-}
-
 }  // namespace
 
 struct PushWorker::Impl {
@@ -58,10 +42,8 @@ struct PushWorker::Impl {
         metrics(m),
         tenant(std::move(t)),
         peer_set(options.node_url, options.gateway_url, options.static_peers),
+        multi(make_multi()),
         rng(std::random_device{}()) {
-    init_curl();
-    multi.reset(curl_multi_init());
-    if (!multi) throw std::runtime_error("libcurl: cannot create a multi handle");
     curl_multi_setopt(multi.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     // HTTP/1.1 peers (cleartext) need a connection per request in flight, plus a poll and a
     // probe; HTTP/2 peers multiplex all of them on one.
@@ -132,10 +114,9 @@ void PushWorker::Impl::run() {
         std::lock_guard lock(stats_mu);
         t.expire();
       }
-      // Rows take their sequence before their batch is written, so concurrent commits can land
-      // out of order: new rows are read from the oldest one (rows in flight are skipped), or
-      // one committed behind the cursor would wait for the next round.
-      if (wrote) t.rescan();
+      // The store never lists a row past one whose batch is still being written, so new rows
+      // always lie at or after the cursor.
+      if (wrote) t.dirty = true;
       if (t.admitted && t.probe_due(now)) start_status(url, t, Purpose::probe);
       fill(url, t, now);
     }
@@ -196,9 +177,7 @@ void PushWorker::Impl::membership_round(SteadyClock::time_point now) {
   sweep_outbox();
   for (auto& [url, t] : targets) {
     if (!t.poll_in_flight) start_status(url, t, Purpose::poll);
-    // The safety net of the cursor: a row whose commit raced ahead of an older one's is read
-    // at the latest one round later.
-    t.rescan();
+    t.dirty = true;  // a scan that a store error cut short resumes from its cursor
   }
   first_round_check();
   next_round = now + options.membership_interval;
@@ -387,7 +366,6 @@ void PushWorker::Impl::finish(std::unique_ptr<PushTransfer> tr) {
     default: {
       for (const auto& row : tr->rows) t.in_flight_rows.erase(row.seq);
       --t.requests;
-      t.dirty = true;
       on_delivery(*tr, t);
       std::lock_guard lock(stats_mu);
       t.report.in_flight = t.in_flight_rows.size();
@@ -502,7 +480,7 @@ void PushWorker::Impl::settle(PushTarget& t, const std::string& url,
                               std::span<const storage::OutboxRow> rows, std::string_view outcome) {
   if (rows.empty()) return;
   bool delivered = outcome == "delivered";
-  int64_t now = now_ms();
+  int64_t now = wall_clock_ms();
   std::vector<uint64_t> seqs;
   for (const auto& row : rows) {
     seqs.push_back(row.seq);
@@ -536,7 +514,7 @@ void PushWorker::Impl::failed(PushTarget& t, const PushTransfer& tr, std::string
   if (!was_backing_off) {
     spdlog::warn("push: delivery to {} failed ({}); retrying in up to {} ms", tr.target(),
                  t.report.last_error,
-                 t.report.next_retry_ms ? *t.report.next_retry_ms - now_ms() : 0);
+                 t.report.next_retry_ms ? *t.report.next_retry_ms - wall_clock_ms() : 0);
   }
 }
 

@@ -7,14 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <stdexcept>
 #include <thread>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "replication/curl_handles.h"
 #include "replication/warmup_peer.h"
+#include "storage/wall_clock.h"
 
 namespace meshcache::replication {
 namespace {
@@ -24,12 +23,6 @@ using namespace std::chrono_literals;
 // An upper bound on one wait, so a lost wakeup could never stall the thread for long.
 constexpr auto kMaxPoll = 1000ms;
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class WarmUpImpl final : public WarmUp, private WarmupProgress {
  public:
   WarmUpImpl(WarmupOptions options, std::vector<std::string> peers, storage::Store& store,
@@ -38,9 +31,9 @@ class WarmUpImpl final : public WarmUp, private WarmupProgress {
         peers_(std::move(peers)),
         target_{&store, &metrics, options_.tenant, options_.max_artifact_bytes},
         settled_(std::move(settled)),
-        multi_(curl_multi_init()) {
-    if (!multi_) throw std::runtime_error("libcurl: cannot create a multi handle");
-    status_.state = "waiting_for_peers";
+        multi_(make_multi()) {
+    status_.state = "running";
+    status_.started_ms = wall_clock_ms();
     thread_ = std::thread([this] { run(); });
   }
   ~WarmUpImpl() override { stop(); }
@@ -49,7 +42,7 @@ class WarmUpImpl final : public WarmUp, private WarmupProgress {
     std::lock_guard lock(mu_);
     WarmupStatus s = status_;
     if (s.started_ms) {
-      int64_t until = s.finished_ms.value_or(unix_ms());
+      int64_t until = s.finished_ms.value_or(wall_clock_ms());
       double seconds = std::max<int64_t>(until - *s.started_ms, 1) / 1000.0;
       s.bytes_per_second = static_cast<double>(s.bytes_done) / seconds;
       if (s.state == "running" && s.bytes_per_second > 0 && s.bytes_known >= s.bytes_done) {
@@ -102,11 +95,6 @@ class WarmUpImpl final : public WarmUp, private WarmupProgress {
 };
 
 void WarmUpImpl::run() {
-  {
-    std::lock_guard lock(mu_);
-    status_.state = "running";
-    status_.started_ms = unix_ms();
-  }
   if (!peers_.empty()) spdlog::info("warm-up: pulling from {} peer(s)", peers_.size());
   std::vector<std::unique_ptr<PeerPass>> passes;
   WarmupProgress& progress = *this;
@@ -165,7 +153,7 @@ void WarmUpImpl::finish(const std::vector<std::unique_ptr<PeerPass>>& passes) {
   }
   std::lock_guard lock(mu_);
   status_.state = !completed && failed ? "gave_up" : "done";
-  status_.finished_ms = unix_ms();
+  status_.finished_ms = wall_clock_ms();
   spdlog::info("warm-up {}: {} of {} records, {} of {} bytes{}{}", status_.state,
                status_.records_done, status_.records_known, status_.bytes_done, status_.bytes_known,
                status_.last_error.empty() ? "" : "; last error: ", status_.last_error);
@@ -176,13 +164,6 @@ void WarmUpImpl::finish(const std::vector<std::unique_ptr<PeerPass>>& passes) {
 std::unique_ptr<WarmUp> WarmUp::start(WarmupOptions options, std::vector<std::string> peers,
                                       storage::Store& store, ReplicationMetrics& metrics,
                                       std::function<void()> settled) {
-  static std::once_flag init;
-  static CURLcode init_code = CURLE_OK;
-  std::call_once(init, [] { init_code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_code != CURLE_OK) {
-    throw std::runtime_error(
-        fmt::format("libcurl: global init failed: {}", curl_easy_strerror(init_code)));
-  }
   return std::make_unique<WarmUpImpl>(std::move(options), std::move(peers), store, metrics,
                                       std::move(settled));
 }

@@ -6,22 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "replication/replicate_apply.h"
+
 namespace meshcache::replication {
-namespace {
 
 using storage::ApplyVerdict;
-
-// A replicated write that lost the LWW race under the artifact's lock reports the verdict it
-// lost with as the conflict's message.
-std::string_view lost_race_outcome(const Status& s) {
-  for (ApplyVerdict v : {ApplyVerdict::ignored_equal, ApplyVerdict::ignored_stale,
-                         ApplyVerdict::ignored_tombstone}) {
-    if (s.message() == storage::verdict_name(v)) return storage::verdict_name(v);
-  }
-  return storage::verdict_name(ApplyVerdict::ignored_stale);
-}
-
-}  // namespace
 
 FrameApplier::FrameApplier(const ApplyTarget& target, std::span<const wire::ListedEntry> requested,
                            bool individual, OnFrame on_frame)
@@ -90,26 +79,22 @@ Status FrameApplier::start_apply(const wire::FrameHeader& h, std::string_view me
   auto version = static_cast<int64_t>(h.version_ms);
   auto verdict = target_.store->lww_verdict(ref, version);
   if (!verdict.ok()) {
-    target_.metrics->apply_outcome("error");
+    target_.metrics->apply_outcome(kErrorOutcome);
     return verdict.status();
   }
   if (*verdict != ApplyVerdict::applied) {
     outcome_ = storage::verdict_name(*verdict);
     return Status::Ok();
   }
-  storage::WriteOptions options;
-  options.content_type = std::move(m->content_type);
-  options.origin = storage::Origin::replica;
-  // Version 0 with no local copy: the store stamps its own clock, as Kura does.
-  if (version != 0) options.version_ms = version;
-  options.expected_size = h.body_len;
-  auto writer = target_.store->begin_write(ref, std::move(options));
+  auto writer = target_.store->begin_write(
+      ref, replica_write_options(std::move(m->content_type), version, h.body_len));
   if (!writer.ok()) {
+    // Lost the LWW race under the artifact's lock: a verdict like any other.
     if (writer.status().code() == Code::conflict) {
-      outcome_ = lost_race_outcome(writer.status());
+      outcome_ = failure_outcome(writer.status());
       return Status::Ok();
     }
-    target_.metrics->apply_outcome("error");
+    target_.metrics->apply_outcome(kErrorOutcome);
     return writer.status();
   }
   writer_ = std::move(writer).value();
@@ -121,7 +106,7 @@ Status FrameApplier::body(std::span<const uint8_t> bytes) {
   Status s = writer_->append(bytes);
   if (!s.ok()) {
     writer_.reset();
-    target_.metrics->apply_outcome("error");
+    target_.metrics->apply_outcome(kErrorOutcome);
   }
   return s;
 }
@@ -135,9 +120,9 @@ Status FrameApplier::end() {
       outcome_ = storage::verdict_name(ApplyVerdict::applied);
       target_.metrics->warmup_bytes(bytes);
     } else if (committed.status().code() == Code::conflict) {
-      outcome_ = lost_race_outcome(committed.status());
+      outcome_ = failure_outcome(committed.status());
     } else {
-      target_.metrics->apply_outcome("error");
+      target_.metrics->apply_outcome(kErrorOutcome);
       return committed.status();
     }
   }
@@ -149,7 +134,7 @@ Status FrameApplier::end() {
 Status FrameApplier::finish(Status stream) {
   if (writer_) {
     writer_.reset();  // discards what it wrote: a partial body is never committed
-    target_.metrics->apply_outcome("error");
+    target_.metrics->apply_outcome(kErrorOutcome);
   }
   if (!stream.ok()) return stream;
   if (frames_ != requested_.size()) {

@@ -49,7 +49,6 @@ class FrameApplier final : public FrameSink {
   // The response is over: `stream` is how the stream itself ended. Fails unless every
   // requested tuple got its frame. An apply left half-way is discarded (never committed).
   [[nodiscard]] Status finish(Status stream);
-  size_t frames() const { return frames_; }
 
  private:
   Status start_apply(const wire::FrameHeader& h, std::string_view meta);

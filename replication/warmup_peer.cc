@@ -9,6 +9,9 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "replication/push_requests.h"
+#include "storage/wall_clock.h"
+
 namespace meshcache::replication {
 namespace {
 
@@ -26,12 +29,6 @@ constexpr size_t kMaxBacklog = wire::kMaxBodiesEntries;
 constexpr size_t kMaxSingleFetches = 2;
 // What one tuple adds to the bodies request's JSON besides its id and kind.
 constexpr uint64_t kTupleJsonBytes = 96;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The `error` code and message of a peer's JSON error body ({"error"?, "message"}); a body that
 // is not JSON is its own message.
@@ -51,9 +48,9 @@ PeerError peer_error(const std::string& body) {
 
 }  // namespace
 
-PeerPass::PeerPass(std::string base_url, const WarmupOptions& options, const ApplyTarget& target,
+PeerPass::PeerPass(std::string_view peer, const WarmupOptions& options, const ApplyTarget& target,
                    CURLM* multi, const std::atomic<bool>& stop, WarmupProgress& progress)
-    : url_(base_url.ends_with('/') ? base_url.substr(0, base_url.size() - 1) : base_url),
+    : url_(base_url(peer)),
       options_(options),
       target_(target),
       multi_(multi),
@@ -201,7 +198,7 @@ void PeerPass::on_listing(const TransferReply& reply, WarmupClock::time_point no
 Status PeerPass::take_listing(const std::string& json) {
   auto page = wire::parse_listing(json);
   if (!page.ok()) return page.status();
-  int64_t oldest = options_.horizon.count() > 0 ? unix_ms() - options_.horizon.count()
+  int64_t oldest = options_.horizon.count() > 0 ? wall_clock_ms() - options_.horizon.count()
                                                 : std::numeric_limits<int64_t>::min();
   for (const wire::ListedEntry& e : page->entries) {
     if (Status s = take_entry(e, oldest); !s.ok()) return s;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replication/warmup.h"
@@ -39,7 +40,7 @@ class PeerPass {
  public:
   enum class Outcome { running, completed, not_capable, failed, gave_up };
 
-  PeerPass(std::string base_url, const WarmupOptions& options, const ApplyTarget& target,
+  PeerPass(std::string_view peer, const WarmupOptions& options, const ApplyTarget& target,
            CURLM* multi, const std::atomic<bool>& stop, WarmupProgress& progress);
   PeerPass(const PeerPass&) = delete;
   PeerPass& operator=(const PeerPass&) = delete;

@@ -33,19 +33,15 @@ Result<std::unique_ptr<BackfillTransfer>> BackfillTransfer::start(
   if (!e) return Status(Code::internal, "libcurl: cannot create a request");
   apply_peer_options(e, identity);
   curl_easy_setopt(e, CURLOPT_URL, t->spec_.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "meshcache");
   curl_easy_setopt(e, CURLOPT_PRIVATE, t->spec_.owner);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &BackfillTransfer::on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   if (!t->spec_.post_json.empty()) {
-    for (const char* line : {"Content-Type: application/json", "Expect:"}) {
-      curl_slist* l = curl_slist_append(t->headers_.get(), line);
-      if (!l) return Status(Code::internal, "libcurl: out of memory");
-      t->headers_.release();
-      t->headers_.reset(l);
+    if (Status s = append_headers(t->headers_, {"Content-Type: application/json", "Expect:"});
+        !s.ok()) {
+      return s;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers_.get());
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->spec_.post_json.data());

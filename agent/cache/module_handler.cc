@@ -17,6 +17,7 @@
 #include "agent/cache/json_body_handler.h"
 #include "agent/cache/key_rules.h"
 #include "agent/cache/surfaces.h"
+#include "storage/wall_clock.h"
 
 namespace meshcache::agent::cache {
 namespace {
@@ -35,12 +36,6 @@ constexpr SurfaceSpec kModuleRead = [] {
   s.head_hit_status = 204;
   return s;
 }();
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 storage::ArtifactRef state_ref(const CacheContext& ctx, std::string_view upload_id) {
   return make_ref(ctx, kUploadProducer, {}, fmt::format("{}/state", upload_id));
@@ -108,7 +103,7 @@ Result<Upload> load_upload(const CacheContext& ctx, const http::Request& request
       !state["created_ms"].is_number_integer()) {
     return Status(Code::corruption, fmt::format("upload state {} is unreadable", id));
   }
-  if (now_ms() - state["created_ms"].get<int64_t>() > kUploadTtlMs) {
+  if (wall_clock_ms() - state["created_ms"].get<int64_t>() > kUploadTtlMs) {
     (void)ctx.store->remove(ref);
     return Status(Code::not_found, "upload expired");
   }
@@ -146,7 +141,7 @@ class StartHandler final : public CacheHandler {
       return;
     }
     std::string id = fmt::format("{:02x}", fmt::join(random, random + sizeof random, ""));
-    nlohmann::json state{{"namespace", *ns}, {"key", key.value()}, {"created_ms", now_ms()}};
+    nlohmann::json state{{"namespace", *ns}, {"key", key.value()}, {"created_ms", wall_clock_ms()}};
     storage::WriteOptions options;
     options.content_type = std::string(kJson);
     Result<storage::Manifest> written =

@@ -6,14 +6,10 @@
 
 #include "agent/cache/artifact_handler.h"
 #include "agent/cache/surfaces.h"
+#include "storage/wall_clock.h"
 
 namespace meshcache::agent::cache {
 namespace {
-
-int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 class NamespaceHandler final : public CacheHandler {
  public:
@@ -41,7 +37,7 @@ class NamespaceHandler final : public CacheHandler {
     owe_copies(owed);
     auto work = [store = ctx_.store, tenant = ctx_.config->tenant_id, ns = *ns,
                  targets = std::move(owed.outbox_targets)] {
-      return store->delete_namespace(tenant, ns, now_ms(), targets);
+      return store->delete_namespace(tenant, ns, wall_clock_ms(), targets);
     };
     if (ctx_.mesh == nullptr) {
       finish(ex, work());

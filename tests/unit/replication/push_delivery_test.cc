@@ -19,6 +19,8 @@ PushOptions options_for(const FakePeer& peer) {
   PushOptions o;
   o.node_url = "http://127.0.0.1:1";  // this node: never a target
   o.static_peers = {peer.url()};
+  // One membership round, at start: a later row can only be sent because wake() was called.
+  o.membership_interval = std::chrono::hours(1);
   return o;
 }
 

@@ -2,9 +2,6 @@
 // the fake peer's I/O thread; the rest on the test thread).
 #include "push_support.h"
 
-#include <event2/buffer.h>
-#include <stdlib.h>
-
 #include <filesystem>
 #include <span>
 #include <thread>
@@ -14,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/http/string_body.h"
+#include "replication/replicate_apply.h"
 #include "replication/wire.h"
 #include "tls/key_pair.h"
 #include "tls/secure_file.h"
@@ -28,42 +26,6 @@ T must(Result<T> r) {
   return std::move(r).value();
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Form-style decoding, as Kura's receiver does ('+' is a space).
-std::string decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    size_t eq = pair.find('=');
-    out[decode(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1));
-  }
-  return out;
-}
-
 class RecordingHandler final : public http::Handler {
  public:
   explicit RecordingHandler(FakePeer& peer) : peer_(peer) {}
@@ -72,7 +34,6 @@ class RecordingHandler final : public http::Handler {
     r_.method = req.method;
     r_.path = req.path;
     r_.query = req.query;
-    r_.params = parse_query(req.query);
     r_.content_length = req.content_length;
     r_.protocol = req.protocol;
     if (const std::string* c = req.header("content-type")) r_.content_type = *c;
@@ -112,8 +73,10 @@ class RecordingRouter final : public http::Router {
 }  // namespace
 
 std::string PeerRequest::param(const std::string& name) const {
-  auto it = params.find(name);
-  return it == params.end() ? std::string("<absent>") : it->second;
+  // Decoded as the real receiver decodes it.
+  http::Request q;
+  q.query = query;
+  return q.query_param(name).value_or("<absent>");
 }
 
 TestMesh::TestMesh() : ca_(must(tls::create_authority("push test mesh CA", 3600))) {}
@@ -263,11 +226,8 @@ storage::Manifest TestStore::put(const storage::ArtifactRef& ref, const std::str
 
 storage::Manifest TestStore::apply(const storage::ArtifactRef& ref, const std::string& bytes,
                                    int64_t version_ms) {
-  storage::WriteOptions options;
-  options.content_type = "application/octet-stream";
-  options.origin = storage::Origin::replica;
-  options.version_ms = version_ms;
-  auto writer = must(store->begin_write(ref, options));
+  auto writer = must(store->begin_write(
+      ref, replica_write_options("application/octet-stream", version_ms, bytes.size())));
   REQUIRE(writer->append({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}).ok());
   return must(writer->commit());
 }

@@ -18,24 +18,25 @@
 #include "replication/push_worker.h"
 #include "replication/replication_metrics.h"
 #include "storage/store.h"
-#include "tests/unit/replication/temp_dir.h"
+#include "tests/unit/temp_dir.h"
 #include "tls/authority.h"
 #include "tls/identity.h"
 
 namespace meshcache::replication::test {
+
+using ::meshcache::testutil::TempDir;
 
 using namespace std::chrono_literals;
 
 struct PeerRequest {
   std::string method;
   std::string path;
-  std::string query;                          // raw, as sent
-  std::map<std::string, std::string> params;  // decoded
+  std::string query;  // raw, as sent
   std::string body;
   std::string content_type;
   std::optional<uint64_t> content_length;
   http::Protocol protocol = http::Protocol::http1;
-  std::string param(const std::string& name) const;
+  std::string param(const std::string& name) const;  // decoded; "<absent>" when not sent
 };
 
 struct PeerAnswer {

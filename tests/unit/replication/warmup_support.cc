@@ -3,12 +3,11 @@
 #include "warmup_support.h"
 
 #include "replication/internal_router.h"
+#include "replication/replicate_apply.h"
 #include "tls/authority.h"
 #include "tls/key_pair.h"
-#include "tls/secure_file.h"
 
 #include <event2/buffer.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -257,22 +256,19 @@ FakePeer::FakePeer(bool tls) {
   options.io_threads = 1;
   if (tls) {
     auto ca = must(tls::create_authority("fake peer CA", 3600), "CA");
-    auto write_leaf = [&](const std::string& name) {
+    auto issue = [&] {
       auto key = must(tls::generate_p256_key(), "key");
-      std::string cert = must(tls::issue_leaf(ca, key.get(), "127.0.0.1", 3600), "leaf");
-      std::string base = dir_.path() + "/" + name;
-      must(tls::write_file_atomic(base + ".crt", cert, 0644), "write leaf");
-      must(
-          tls::write_file_atomic(base + ".key", must(tls::private_key_pem(key.get()), "pem"), 0600),
-          "write key");
-      return base;
+      return tls::IdentityPem{must(tls::private_key_pem(key.get()), "pem"),
+                              must(tls::issue_leaf(ca, key.get(), "127.0.0.1", 3600), "leaf"),
+                              ca.cert_pem};
     };
-    std::string server = write_leaf("server");
+    // As a node's internal listener: the client must present a certificate of the same CA.
+    auto ctx = must(tls::make_mtls_server_context(issue(), {"h2", "http/1.1"}), "server context");
+    options.listen = "";
     options.tls_listen = "127.0.0.1:0";
-    options.tls = http::TlsFiles{server + ".crt", server + ".key"};
-    std::string client = write_leaf("client");
-    client_identity_ = {dir_.path() + "/ca.pem", client + ".crt", client + ".key"};
-    must(tls::write_file_atomic(client_identity_.ca_path, ca.cert_pem, 0644), "write CA");
+    options.tls_context = [ctx] { return ctx; };
+    client_identity_ = tls::default_identity_paths(dir_.path());
+    must(tls::write_identity(client_identity_, issue()), "client identity");
   }
   server_ = http::Server::start(options, std::make_shared<PeerRouter>(*this));
   url_ = tls ? "https://" + *server_->tls_address() : "http://" + server_->listen_address();
@@ -372,12 +368,9 @@ std::optional<std::string> TestStore::body_of(const Item& item) {
 }
 
 void TestStore::put(const Item& item) {
-  storage::WriteOptions options;
-  options.content_type = item.meta.content_type;
-  options.origin = storage::Origin::replica;
-  options.version_ms = item.version_ms;
-  auto w = store->begin_write({item.meta.producer, kTenant, item.meta.namespace_id, item.meta.key},
-                              options);
+  auto w = store->begin_write(
+      {item.meta.producer, kTenant, item.meta.namespace_id, item.meta.key},
+      replica_write_options(item.meta.content_type, item.version_ms, item.body.size()));
   if (!w.ok()) throw std::runtime_error("begin_write: " + w.status().message());
   Status s = (*w)->append({reinterpret_cast<const uint8_t*>(item.body.data()), item.body.size()});
   if (!s.ok()) throw std::runtime_error("append: " + s.message());

@@ -21,10 +21,12 @@
 #include "replication/warmup.h"
 #include "replication/wire.h"
 #include "storage/store.h"
-#include "tests/unit/replication/temp_dir.h"
+#include "tests/unit/temp_dir.h"
 #include "tls/identity.h"
 
 namespace meshcache::replication::test {
+
+using ::meshcache::testutil::TempDir;
 
 using namespace std::chrono_literals;
 
@@ -80,8 +82,8 @@ std::string empty_frame(wire::Disposition d, const std::string& record_id, uint8
 
 class FakePeer {
  public:
-  // Plain HTTP/1.1 and h2c, or with `tls` HTTPS (ALPN h2, http/1.1) under a fresh CA, which also
-  // signs a client identity for the node.
+  // Plain HTTP/1.1 and h2c, or with `tls` mTLS (ALPN h2, http/1.1) under a fresh CA, which also
+  // signs the client identity the node must present.
   explicit FakePeer(bool tls = false);
   ~FakePeer();
   std::string url() const { return url_; }
