@@ -213,6 +213,8 @@ int Node::run() {
           "docs/topologies.md)",
           *config_.internal_listen);
     }
+    // Peer traffic is a few connections per peer: two loops serve it without taking cores from
+    // the public port.
     o.io_threads = std::min(config_.io_threads, 2);
     o.max_artifact_bytes = config_.max_artifact_bytes;
     o.capacity_bytes = config_.capacity_bytes;
@@ -235,16 +237,6 @@ int Node::run() {
       return 1;
     }
   }
-  // The control plane's peers: enrollment's static list plus the latest dynamic list.
-  std::mutex peers_mu;
-  std::vector<std::string> cp_static_peers, cp_dynamic_peers;
-  auto push_cp_peers = [&] {
-    std::vector<std::string> all = cp_static_peers;
-    for (const auto& p : cp_dynamic_peers)
-      if (std::find(all.begin(), all.end(), p) == all.end()) all.push_back(p);
-    mesh->set_control_plane_peers(std::move(all));
-  };
-
   std::unique_ptr<cp::ControlPlane> control_plane;
   if (config_.control_plane_url) {
     cp::ControlPlaneHooks hooks;
@@ -260,12 +252,6 @@ int Node::run() {
               e.tenant_id, config_.tenant_id);
         }
       }
-      {
-        std::lock_guard lock(peers_mu);
-        cp_static_peers = e.static_peers;
-        cp_dynamic_peers = e.dynamic_peers;
-        push_cp_peers();
-      }
       NodeState expected = NodeState::enrolling;
       if (state.compare_exchange_strong(expected, NodeState::joining)) {
         spdlog::info("enrolled as tenant {}; joining the mesh", e.tenant_id);
@@ -274,9 +260,7 @@ int Node::run() {
     };
     hooks.peers_changed = [&](const std::vector<std::string>& peers) {
       spdlog::info("mesh peers now: {}", fmt::join(peers, ", "));
-      std::lock_guard lock(peers_mu);
-      cp_dynamic_peers = peers;
-      push_cp_peers();
+      mesh->set_control_plane_peers(peers);
     };
     hooks.ready = [&state] { return state.load() == NodeState::serving; };
     hooks.traffic_state = [&state] { return std::string(state_name(state.load())); };

@@ -3,6 +3,7 @@
 // CpTransport thread, status() and introspect() on any thread.
 #include "agent/controlplane/control_plane.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -82,10 +83,16 @@ class ControlPlaneImpl final : public ControlPlane {
  private:
   void begin();
   void on_enrolled(const Enrollment& e);
+  // Transport thread: tells the node the static and dynamic peers together.
+  void publish_peers();
+  // The node's hooks, with peers_changed routed through publish_peers for the parts that see
+  // only the dynamic peers (the heartbeat).
+  ControlPlaneHooks inner_hooks();
 
   const ControlPlaneOptions options_;
   const std::string node_id_;
   const ControlPlaneHooks hooks_;
+  const ControlPlaneHooks inner_hooks_;
   const std::string lease_disabled_;
   StatusBoard board_;
   tls::MeshContexts contexts_;
@@ -94,6 +101,7 @@ class ControlPlaneImpl final : public ControlPlane {
   Enroller enroller_;
   MeshHeartbeat heartbeat_;
   RegistrationLease lease_;
+  std::vector<std::string> static_peers_, dynamic_peers_;  // transport thread
 };
 
 CpTransportOptions observed(CpTransportOptions t, StatusBoard& board) {
@@ -108,9 +116,10 @@ ControlPlaneImpl::ControlPlaneImpl(ControlPlaneOptions options, ControlPlaneHook
     : options_(checked(std::move(options))),
       node_id_(node_id_of(options_)),
       hooks_(std::move(hooks)),
+      inner_hooks_(inner_hooks()),
       lease_disabled_(RegistrationLease::disabled_reason(options_)),
       transport_(CpTransport::start(observed(options_.transport, board_))),
-      ctx_{options_, hooks_, *transport_, board_},
+      ctx_{options_, inner_hooks_, *transport_, board_},
       enroller_(ctx_, contexts_, [this](const Enrollment& e) { on_enrolled(e); }),
       heartbeat_(ctx_, [this](std::chrono::milliseconds delay) { enroller_.rejoin(delay); }),
       lease_(ctx_, node_id_) {
@@ -135,7 +144,28 @@ void ControlPlaneImpl::begin() {
   }
 }
 
+ControlPlaneHooks ControlPlaneImpl::inner_hooks() {
+  ControlPlaneHooks inner = hooks_;
+  inner.peers_changed = [this](const std::vector<std::string>& dynamic) {
+    dynamic_peers_ = dynamic;
+    publish_peers();
+  };
+  return inner;
+}
+
+void ControlPlaneImpl::publish_peers() {
+  if (!hooks_.peers_changed) return;
+  std::vector<std::string> all = static_peers_;
+  for (const auto& p : dynamic_peers_)
+    if (std::find(all.begin(), all.end(), p) == all.end()) all.push_back(p);
+  hooks_.peers_changed(all);
+}
+
 void ControlPlaneImpl::on_enrolled(const Enrollment& e) {
+  // The peers first: the node joins the mesh in `enrolled`, and joins with them.
+  static_peers_ = e.static_peers;
+  dynamic_peers_ = e.dynamic_peers;
+  publish_peers();
   if (hooks_.enrolled) hooks_.enrolled(e);
   heartbeat_.restart(e.dynamic_peers);
   if (lease_disabled_.empty()) lease_.start(e.tenant_id);

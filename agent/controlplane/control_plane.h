@@ -52,7 +52,9 @@ struct Enrollment {
 struct ControlPlaneHooks {
   // First enrollment and every re-enrollment or renewal.
   std::function<void(const Enrollment&)> enrolled;
-  // The heartbeat's peer list changed (minus node_url).
+  // The mesh peers the control plane gives: enrollment's static peers, then the dynamic ones
+  // (enrollment's, replaced by each heartbeat's), minus node_url and without repeats. Called
+  // before `enrolled` at every enrollment, and when a heartbeat changes the dynamic ones.
   std::function<void(const std::vector<std::string>&)> peers_changed;
   // For the registration lease: is the node serving, and its traffic state ("serving",
   // "draining", "enrolling").

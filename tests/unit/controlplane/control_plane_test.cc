@@ -36,6 +36,7 @@ struct Harness {
   Waiter w;
   std::vector<Enrollment> enrollments;
   std::vector<std::vector<std::string>> peer_changes;
+  std::vector<size_t> peer_changes_at_enrolled;  // the node must know the peers when it joins
   std::vector<std::string> fatals;
   ControlPlaneOptions options;
   ControlPlaneHooks hooks;
@@ -54,7 +55,12 @@ struct Harness {
     options.retry_base = 10ms;
     options.retry_cap = 40ms;
     options.renewal_retry = 50ms;
-    hooks.enrolled = [this](const Enrollment& e) { w.notify([&] { enrollments.push_back(e); }); };
+    hooks.enrolled = [this](const Enrollment& e) {
+      w.notify([&] {
+        enrollments.push_back(e);
+        peer_changes_at_enrolled.push_back(peer_changes.size());
+      });
+    };
     hooks.peers_changed = [this](const std::vector<std::string>& p) {
       w.notify([&] { peer_changes.push_back(p); });
     };
@@ -159,7 +165,12 @@ TEST_CASE("enrollment 201 writes the identity and adopts tenant and peers minus 
   CHECK(s.heartbeat.next_attempt_unix >= now_unix() + 55);
   CHECK(s.registration.next_attempt_unix >= now_unix() + 55);
   CHECK(s.warnings.empty());
-  CHECK(h.w.with([&] { return h.fatals.empty() && h.peer_changes.empty(); }));
+  CHECK(h.w.with([&] { return h.fatals.empty(); }));
+  // The node gets the static and dynamic peers together, once (the heartbeat repeated them).
+  CHECK(h.w.with([&] { return h.peer_changes; }) ==
+        std::vector<std::vector<std::string>>{
+            {"https://gw.acme.test:7443", "https://b.acme.test:7443"}});
+  CHECK(h.w.with([&] { return h.peer_changes_at_enrolled; }) == std::vector<size_t>{1});
 }
 
 TEST_CASE("enrollment 401 is fatal and names the client id, never the secret") {
@@ -363,7 +374,7 @@ TEST_CASE("a refusal after enrollment is not fatal") {
   CHECK(h.no_fatal());
 }
 
-TEST_CASE("the heartbeat replaces the dynamic peers when they change") {
+TEST_CASE("the heartbeat replaces the dynamic peers; the node gets them with the static ones") {
   Harness h;
   h.cp.on(kEnroll, [&](const Recorded& r) {
     return h.cp.enrolled(r, 3600, {{"peers", {"https://b:7443"}}});
@@ -375,11 +386,13 @@ TEST_CASE("the heartbeat replaces the dynamic peers when they change") {
                     fixed(200, member(true, {"https://d:7443"}, 60)),
                 });
   h.start();
-  REQUIRE(h.w.until([&] { return h.peer_changes.size() >= 2; }));
-  // The repeated list in between changed nothing.
+  REQUIRE(h.w.until([&] { return h.peer_changes.size() >= 3; }));
+  // Enrollment's b is a static peer too (no managed_peers), so it stays; the repeated list in
+  // between changed nothing.
   auto changes = h.w.with([&] { return h.peer_changes; });
-  CHECK(changes == std::vector<std::vector<std::string>>{{"https://b:7443", "https://c:7443"},
-                                                         {"https://d:7443"}});
+  CHECK(changes == std::vector<std::vector<std::string>>{{"https://b:7443"},
+                                                         {"https://b:7443", "https://c:7443"},
+                                                         {"https://b:7443", "https://d:7443"}});
   CHECK(h.cp.requests(kHeartbeat).size() == 3);
   REQUIRE(h.wait_status([](const ControlPlaneStatus& s) { return s.dynamic_peers.size() == 1; }));
   CHECK(h.plane->status().dynamic_peers == std::vector<std::string>{"https://d:7443"});
@@ -398,7 +411,9 @@ TEST_CASE("a failed or malformed heartbeat keeps the last peer view") {
   ControlPlaneStatus s = h.plane->status();
   CHECK(s.dynamic_peers == std::vector<std::string>{"https://b:7443"});
   CHECK(s.heartbeat.next_attempt_unix);
-  CHECK(h.w.with([&] { return h.peer_changes.empty(); }));
+  // Only the enrollment's list: the bad heartbeat changed nothing.
+  CHECK(h.w.with([&] { return h.peer_changes; }) ==
+        std::vector<std::vector<std::string>>{{"https://b:7443"}});
   CHECK(h.cp.requests(kEnroll).size() == 1);
 }
 
