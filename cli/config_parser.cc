@@ -251,6 +251,12 @@ std::optional<std::string> resolve_secret(const RawConfig& raw) {
   return secret;
 }
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
 // A peer or gateway URL is a replication target compared by exact string (as Kura does), so it
 // is kept as given, only checked.
 void check_peer_url(const char* var, const std::string& url) {
@@ -266,9 +272,7 @@ void resolve_mesh(const RawConfig& raw, agent::Config& c) {
   }
   if (raw.peer_gateway_url) {
     // Kura trims the setting and reads an empty one as unset.
-    std::string url = *raw.peer_gateway_url;
-    while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
-    while (!url.empty() && std::isspace(static_cast<unsigned char>(url.front()))) url.erase(0, 1);
+    std::string url(trim(*raw.peer_gateway_url));
     if (!url.empty()) {
       check_peer_url("MESHCACHE_PEER_GATEWAY_URL", url);
       c.peer_gateway_url = url;
@@ -279,12 +283,8 @@ void resolve_mesh(const RawConfig& raw, agent::Config& c) {
     while (!rest.empty()) {
       std::string_view item = rest.substr(0, rest.find(','));
       rest.remove_prefix(std::min(rest.size(), item.size() + 1));
-      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
-        item.remove_prefix(1);
-      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
-        item.remove_suffix(1);
-      if (item.empty()) continue;
-      std::string url(item);
+      std::string url(trim(item));
+      if (url.empty()) continue;
       check_peer_url("MESHCACHE_PEERS", url);
       if (std::find(c.peers.begin(), c.peers.end(), url) == c.peers.end()) c.peers.push_back(url);
     }
