@@ -122,18 +122,6 @@ bool Flow::paused() const { return ex_->paused_; }
 bool Flow::responded() const { return ex_->responded(); }
 const Reply& Flow::reply() const { return ex_->reply_; }
 
-TempDir::TempDir() {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "meshcache-agent-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 const std::string* Reply::header(std::string_view name) const {
   for (const auto& h : headers) {
     if (h.name == name) return &h.value;

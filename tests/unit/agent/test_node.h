@@ -20,18 +20,11 @@
 #include "agent/config.h"
 #include "agent/metrics.h"
 #include "storage/store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace meshcache::agent::test {
 
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::meshcache::testutil::TempDir;
 
 struct Reply {
   int status = 0;

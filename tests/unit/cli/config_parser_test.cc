@@ -1,5 +1,6 @@
 // config_parser_test.cc: flags and env vars → Config, defaults, and every validation message.
 #include "cli/config_parser.h"
+#include "tests/unit/temp_dir.h"
 
 #include <sys/statvfs.h>
 
@@ -106,15 +107,7 @@ std::string error_of(const std::string& args = "") {
   return "<no error>";
 }
 
-struct TempDirForSecret {
-  TempDirForSecret() {
-    std::string pattern = "/tmp/meshcache-cli-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDirForSecret() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using ::meshcache::testutil::TempDir;
 
 uint64_t half_of_fs(const char* path) {
   struct statvfs st;
@@ -343,8 +336,8 @@ TEST_CASE("enrollment settings") {
   env.set("MESHCACHE_CONTROL_PLANE_CLIENT_ID", "cache_AAAAAAAAAAAAAAAAAAAAAA");
   CHECK_THAT(error_of(), Contains("the control-plane client secret is not set"));
 
-  TempDirForSecret dir;
-  std::string file = dir.path + "/secret";
+  TempDir dir;
+  std::string file = dir.path() + "/secret";
   { std::ofstream(file) << "from-file-sentinel\n"; }
   env.set("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE", file);
   CHECK_THAT(error_of(), Contains("MESHCACHE_ENROLL_ON_BOOT needs MESHCACHE_NODE_URL"));
@@ -362,9 +355,9 @@ TEST_CASE("enrollment settings") {
   env.unset("MESHCACHE_CONTROL_PLANE_CLIENT_SECRET_FILE");
 
   // systemd credentials
-  std::filesystem::create_directories(dir.path + "/creds");
-  { std::ofstream(dir.path + "/creds/meshcache-control-plane-client-secret") << "cred-sentinel"; }
-  env.set("CREDENTIALS_DIRECTORY", dir.path + "/creds");
+  std::filesystem::create_directories(dir.path() + "/creds");
+  { std::ofstream(dir.path() + "/creds/meshcache-control-plane-client-secret") << "cred-sentinel"; }
+  env.set("CREDENTIALS_DIRECTORY", dir.path() + "/creds");
   CHECK(parse().control_plane_client_secret == "cred-sentinel");
 
   env.set("MESHCACHE_INTERNAL_TLS_CERT_PATH", "/tls/crt");

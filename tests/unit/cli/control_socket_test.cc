@@ -9,20 +9,14 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include "tests/unit/temp_dir.h"
 
 using namespace meshcache;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/mccs-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using ::meshcache::testutil::TempDir;
 
 std::string echo(std::string_view command) { return "you said <" + std::string(command) + ">"; }
 
@@ -39,7 +33,7 @@ void leave_stale_socket(const std::string& path) {
 
 TEST_CASE("control socket answers each request and is private to its owner") {
   TempDir dir;
-  std::string path = dir.path + "/control.sock";
+  std::string path = dir.path() + "/control.sock";
   auto socket = agent::ControlSocket::open(path, echo);
   REQUIRE(socket.ok());
 
@@ -65,7 +59,7 @@ TEST_CASE("control socket answers each request and is private to its owner") {
 
 TEST_CASE("a stale socket is replaced, anything else at the path is refused") {
   TempDir dir;
-  std::string path = dir.path + "/control.sock";
+  std::string path = dir.path() + "/control.sock";
   leave_stale_socket(path);
   CHECK(agent::control_request(path, "status", 2000ms).status().code() == Code::unavailable);
   {
@@ -91,7 +85,7 @@ TEST_CASE("a path too long for a unix socket is refused with a hint") {
 
 TEST_CASE("a client that never sends a command does not block the next one") {
   TempDir dir;
-  std::string path = dir.path + "/control.sock";
+  std::string path = dir.path() + "/control.sock";
   auto socket = agent::ControlSocket::open(path, echo);
   REQUIRE(socket.ok());
 

@@ -9,6 +9,7 @@
 
 #include "agent/control_socket.h"
 #include "agent/node_status.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace meshcache;
 using Catch::Matchers::Contains;
@@ -40,14 +41,7 @@ agent::NodeStatus sample() {
   return s;
 }
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/mcst-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using ::meshcache::testutil::TempDir;
 
 }  // namespace
 
@@ -212,13 +206,13 @@ TEST_CASE("status exit codes") {
 TEST_CASE("meshcache status against a control socket") {
   TempDir dir;
   std::string reply = agent::render_node_status(sample());
-  auto socket = agent::ControlSocket::open(dir.path + "/control.sock",
+  auto socket = agent::ControlSocket::open(dir.path() + "/control.sock",
                                            [&reply](std::string_view) { return reply; });
   REQUIRE(socket.ok());
   std::ostringstream out, err;
 
   SECTION("serving: JSON, exit 0") {
-    CHECK(cli::run_status(dir.path, true, out, err) == 0);
+    CHECK(cli::run_status(dir.path(), true, out, err) == 0);
     CHECK(json::parse(out.str()) == json::parse(reply));
     CHECK(err.str().empty());
   }
@@ -226,12 +220,12 @@ TEST_CASE("meshcache status against a control socket") {
     auto s = sample();
     s.state = agent::NodeState::draining;
     reply = agent::render_node_status(s);
-    CHECK(cli::run_status(dir.path, true, out, err) == 1);
+    CHECK(cli::run_status(dir.path(), true, out, err) == 1);
     CHECK(json::parse(out.str())["state"] == "draining");
   }
   SECTION("not a status document: exit 2") {
     reply = "hello";
-    CHECK(cli::run_status(dir.path, true, out, err) == 2);
+    CHECK(cli::run_status(dir.path(), true, out, err) == 2);
     CHECK_THAT(err.str(), Contains("not a status document"));
   }
 }
@@ -239,9 +233,9 @@ TEST_CASE("meshcache status against a control socket") {
 TEST_CASE("meshcache status with no node: exit 2 and a clear message") {
   TempDir dir;
   std::ostringstream out, err;
-  CHECK(cli::run_status(dir.path, true, out, err) == 2);
+  CHECK(cli::run_status(dir.path(), true, out, err) == 2);
   CHECK(out.str().empty());
   CHECK_THAT(err.str(), StartsWith("meshcache status: no node is running with data dir " +
-                                   dir.path + " (cannot connect to " + dir.path +
+                                   dir.path() + " (cannot connect to " + dir.path() +
                                    "/control.sock: No such file or directory)"));
 }

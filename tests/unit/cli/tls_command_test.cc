@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "tests/unit/temp_dir.h"
 #include "tls/certificate.h"
 #include "tls/identity.h"
 #include "tls/key_pair.h"
@@ -20,14 +21,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/mctlscmd-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using ::meshcache::testutil::TempDir;
 
 struct Run {
   int code = -1;
@@ -66,7 +60,7 @@ std::string read(const std::string& path) { return tls::read_small_file(path).va
 
 TEST_CASE("tls init-ca writes a CA once and replaces it only with --force") {
   TempDir tmp;
-  const std::string dir = tmp.path + "/ca";
+  const std::string dir = tmp.path() + "/ca";
   Run made = run_tls("init-ca --dir " + dir + " --name Test-Mesh-CA --days 10");
   INFO(made.err);
   REQUIRE(made.code == 0);
@@ -92,7 +86,7 @@ TEST_CASE("tls init-ca writes a CA once and replaces it only with --force") {
 
 TEST_CASE("tls issue writes the DATA_DIR/tls layout with a leaf that validates") {
   TempDir tmp;
-  const std::string ca_dir = tmp.path + "/ca";
+  const std::string ca_dir = tmp.path() + "/ca";
   REQUIRE(run_tls("init-ca --dir " + ca_dir).code == 0);
 
   struct Case {
@@ -105,13 +99,13 @@ TEST_CASE("tls issue writes the DATA_DIR/tls layout with a leaf that validates")
     INFO(c.url);
     TempDir data;
     Run run = run_tls("issue --ca-dir " + ca_dir + " --node-url " + c.url + " --out-dir " +
-                      data.path + "/tls --days 7");
+                      data.path() + "/tls --days 7");
     INFO(run.err);
     REQUIRE(run.code == 0);
     CHECK_THAT(run.out, Contains(c.san));
 
     // Exactly where a node with MESHCACHE_DATA_DIR=data looks.
-    tls::IdentityPaths paths = tls::default_identity_paths(data.path);
+    tls::IdentityPaths paths = tls::default_identity_paths(data.path());
     CHECK(mode_of(paths.key_path) == 0600);
     CHECK(mode_of(paths.cert_path) == 0644);
     CHECK(mode_of(paths.ca_path) == 0644);
@@ -131,8 +125,8 @@ TEST_CASE("tls issue writes the DATA_DIR/tls layout with a leaf that validates")
 
 TEST_CASE("tls issue explains bad URLs (exit 2) and missing or broken CAs (exit 1)") {
   TempDir tmp;
-  const std::string ca_dir = tmp.path + "/ca";
-  const std::string out = " --out-dir " + tmp.path + "/out";
+  const std::string ca_dir = tmp.path() + "/ca";
+  const std::string out = " --out-dir " + tmp.path() + "/out";
 
   Run no_ca = run_tls("issue --ca-dir " + ca_dir + " --node-url https://node:7443" + out);
   CHECK(no_ca.code == 1);
@@ -147,7 +141,7 @@ TEST_CASE("tls issue explains bad URLs (exit 2) and missing or broken CAs (exit 
   }
   CHECK(run_tls("issue --ca-dir " + ca_dir + out).code == 2);  // --node-url is required
   CHECK(run_tls("issue --ca-dir " + ca_dir + " --node-url https://node --days 0" + out).code == 2);
-  CHECK_FALSE(std::filesystem::exists(tmp.path + "/out"));
+  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/out"));
 
   // A CA key that is not the CA's.
   REQUIRE(tls::write_file_atomic(ca_dir + "/ca.key",
@@ -161,17 +155,17 @@ TEST_CASE("tls issue explains bad URLs (exit 2) and missing or broken CAs (exit 
 
 TEST_CASE("tls issue --san adds the other names a node is reached under") {
   TempDir tmp;
-  const std::string ca_dir = tmp.path + "/ca";
+  const std::string ca_dir = tmp.path() + "/ca";
   REQUIRE(run_tls("init-ca --dir " + ca_dir).code == 0);
   const std::string base = "issue --ca-dir " + ca_dir + " --node-url https://127.0.0.1:7443";
 
   // A gateway node: its node URL's IP first, then its public names; repeats are dropped.
   Run run = run_tls(base + " --san LocalHost --san 127.0.0.1 --san [::1] --san gw.acme.test" +
-                    " --out-dir " + tmp.path + "/gw");
+                    " --out-dir " + tmp.path() + "/gw");
   INFO(run.err);
   REQUIRE(run.code == 0);
-  tls::IdentityPaths paths{tmp.path + "/gw/ca.pem", tmp.path + "/gw/tls.crt",
-                           tmp.path + "/gw/tls.key"};
+  tls::IdentityPaths paths{tmp.path() + "/gw/ca.pem", tmp.path() + "/gw/tls.crt",
+                           tmp.path() + "/gw/tls.key"};
   auto pem = tls::read_identity(paths);
   REQUIRE(pem.ok());
   auto key = tls::parse_private_key_pem(pem->key_pem);
@@ -186,9 +180,9 @@ TEST_CASE("tls issue --san adds the other names a node is reached under") {
 
   for (const char* bad : {"a,DNS:evil", "https://gw", "gw:7443"}) {
     INFO(bad);
-    Run refused = run_tls(base + " --san " + bad + " --out-dir " + tmp.path + "/bad");
+    Run refused = run_tls(base + " --san " + bad + " --out-dir " + tmp.path() + "/bad");
     CHECK(refused.code == 2);
     CHECK_THAT(refused.err, Contains("--san"));
   }
-  CHECK_FALSE(std::filesystem::exists(tmp.path + "/bad"));
+  CHECK_FALSE(std::filesystem::exists(tmp.path() + "/bad"));
 }

@@ -92,17 +92,6 @@ std::string iso8601(int64_t unix) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "meshcache-cp-XXXXXX").string();
-  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 Answer json_answer(int status, const Json& body) { return {status, body.dump()}; }
 
 Answer never_answer() { return {0, {}, true}; }

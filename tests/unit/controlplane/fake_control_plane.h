@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/http/server.h"
+#include "tests/unit/temp_dir.h"
 #include "tls/authority.h"
 
 namespace meshcache::agent::cp::test {
@@ -38,16 +39,7 @@ struct Answer {
   bool never = false;  // keep the request open and never answer
 };
 
-// A temporary directory removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::meshcache::testutil::TempDir;
 
 class FakeControlPlane {
  public:

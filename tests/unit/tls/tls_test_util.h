@@ -8,20 +8,14 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/unit/temp_dir.h"
 #include "tls/authority.h"
 #include "tls/identity.h"
 #include "tls/key_pair.h"
 
 namespace meshcache::tls::test {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/mctls-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using ::meshcache::testutil::TempDir;
 
 inline int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 

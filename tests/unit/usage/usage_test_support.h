@@ -20,27 +20,11 @@
 
 #include "agent/controlplane/cp_transport.h"
 #include "storage/store.h"
+#include "tests/unit/temp_dir.h"
 
 namespace meshcache::agent::usage::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "meshcache-usage-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::meshcache::testutil::TempDir;
 
 inline std::unique_ptr<storage::Store> open_store(const std::string& path) {
   storage::StoreOptions options;
