@@ -49,6 +49,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import bench_serving as bs  # noqa: E402  (shared helpers: nginx, wrk driver, machine info)
+from bench_controlplane import find_binary  # noqa: E402
 
 KIB, MIB = 1024, 1024 * 1024
 SMALL = 4 * KIB
@@ -58,6 +59,7 @@ HIT_KEYS = 1000
 SAMPLE = 200
 DRAIN_TIMEOUT = 60.0
 POLL_PAUSE = 0.0002  # between poll sweeps that found nothing: bounds the poller's CPU on 2 cores
+GET_HIT = next(sc for sc in bs.SCENARIOS if sc.id == "get4k-h1")  # wrk -t2 -c64, 4 KiB hits
 
 
 class Broken(Exception):
@@ -134,6 +136,7 @@ class Node:
         self.mesh, self.name, self.dir = mesh, name, mesh.dir / name
         self.data = self.dir / "data"
         self.port, self.internal_port = free_ports(2)
+        self.h1 = f"http://127.0.0.1:{self.port}"
         self.url = f"{mesh.scheme}://127.0.0.1:{self.internal_port}"
         self.peers, self.proc, self.log = [], None, self.dir / "log"
 
@@ -210,10 +213,7 @@ class Node:
                                                 for u in want), timeout, 0.1)
 
     def metrics(self):
-        status, body = Conn(self.port).request("GET", "/metrics")
-        if status != 200:
-            raise bs.BenchError(f"{self.name}: /metrics answered {status}")
-        return body.decode()
+        return bs.http_get(self.h1, "/metrics")
 
     def outbox_rows(self):
         """Rows waiting over all targets, from /metrics (cheap enough to poll every 20 ms)."""
@@ -454,23 +454,20 @@ def scenario_serving(mesh, a, workdir, runs, duration, rate):
                 pids = server.pids()
                 cpu0 = bs.cpu_seconds(pids)
                 writer.start()
-                out = bs.run_tool(["wrk", "-t2", "-c64", f"-d{duration}s", "-s", str(HERE / "rotate.lua"),
-                                   f"http://127.0.0.1:{server.port}/", "--", "GET", str(paths), "-", "0"],
-                                  timeout=duration + 60)
+                r = bs.load_wrk(GET_HIT, server, {GET_HIT.keys: str(paths)}, duration)
                 writer.stop()
                 cpu = bs.cpu_seconds(pids) - cpu0
-                j = json.loads(out.split("BENCH_JSON ", 1)[1].splitlines()[0])
-                errors = j["connect"] + j["read"] + j["write"] + j["timeout"] + j["status"]
-                if errors or j["bytes"] / max(1, j["requests"]) < SMALL or writer.errors:
+                errors = r["errors"] + r["non2xx"]
+                if errors or r["short"] or writer.errors:
                     raise Broken(f"serving run {run + 1} on {name}: {errors} wrk errors/non-2xx, "
                                  f"{len(writer.errors)} PUT errors {writer.errors[:1]}")
-                rps[name].append(j["requests"] / (j["duration_us"] / 1e6))
+                rps[name].append(r["requests"] / r["seconds"])
                 drained = ""
                 if server is a:
                     t = time.monotonic()
                     drained = f", A's outbox empty {a.wait_drained() - t:.2f} s after the run"
                 print(f"   run {run + 1} {name:>5}: {bs.fmt_rate(rps[name][-1]):>8} req/s, p99 "
-                      f"{j['p99_us'] / 1000:.2f} ms, CPU {cpu * 1e6 / max(1, j['requests']):.0f} µs/req; "
+                      f"{r['p99_ms']:.2f} ms, CPU {cpu * 1e6 / max(1, r['requests']):.0f} µs/req; "
                       f"{writer.done} PUTs ({writer.done / writer.elapsed:.0f}/s){drained}", flush=True)
         return {name: statistics.median(v) for name, v in rps.items()}
     finally:
@@ -615,11 +612,7 @@ def main():
     write_rate = float(os.environ.get("BENCH_WRITE_RATE", "150"))
     mtls = os.environ.get("BENCH_MTLS") == "1"
     wanted = (os.environ.get("BENCH_SCENARIOS") or "lag,catchup,warmup,serving").split(",")
-    binary = os.environ.get("MESHCACHE_BIN") or next(
-        (str(p) for p in (ROOT / "build-bench/cli/meshcache", ROOT / "build-h6/cli/meshcache",
-                          ROOT / "build/cli/meshcache") if p.exists()), None)
-    if not binary:
-        raise bs.BenchError("no meshcache binary: build it or set MESHCACHE_BIN")
+    binary = find_binary("MESHCACHE_BIN", (ROOT / "build-bench/cli/meshcache", ROOT / "build/cli/meshcache"))
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             raise bs.BenchError(f"{tool} not found (packaging/install-deps.sh installs it)")

@@ -8,7 +8,7 @@ the batched PUT /_internal/replicate/artifacts and DELETE /_internal/replicate/n
 Kura's LWW gate with strict validation (query parameters and their encoding, frame layout, meta
 JSON), serves the backfill listing, bodies and single artifacts from its store with byte-exact
 22-byte frames (Absent and FetchIndividually on demand), logs every request (method, path,
-query, headers, body SHA-256, the caller's certificate) and answers with configured faults.
+query, headers, the caller's certificate) and answers with configured faults.
 
 Client side, InternalClient: calls a node's internal plane and validates the listing, the
 cursor, the frames and their meta JSON byte for byte, as a Kura requester would."""
@@ -161,11 +161,9 @@ class Artifact:
 class Logged:
     """One request the peer received."""
 
-    def __init__(self, method, path, query, headers, body, identity, http_version):
+    def __init__(self, method, path, query, headers, identity):
         self.method, self.path, self.query, self.headers = method, path, query, headers
-        self.body_len, self.body_sha256 = len(body), sha(body)
         self.identity = identity  # SHA-256 of the client certificate (DER), or None
-        self.http_version = http_version
         self.params = {}
         self.status = None
         self.outcomes = []  # (artifact tuple, outcome) for replicate requests
@@ -313,8 +311,7 @@ class KuraPeer:
         if isinstance(h.connection, ssl.SSLSocket):
             der = h.connection.getpeercert(binary_form=True)
             identity = sha(der) if der else None
-        entry = Logged(h.command, path, query, [(k.lower(), v) for k, v in h.headers.items()], body, identity,
-                       h.request_version)
+        entry = Logged(h.command, path, query, [(k.lower(), v) for k, v in h.headers.items()], identity)
         with self.lock:
             self.log.append(entry)
         route = self._route(h.command, path)

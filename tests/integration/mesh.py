@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.parse
 
 import harness
@@ -93,8 +92,7 @@ def free_ports(n):
     return ports
 
 
-def now_ms():
-    return int(time.time() * 1000)
+now_ms = kura_peer.now_ms
 
 
 def run_cli(*args):

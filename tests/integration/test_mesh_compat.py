@@ -229,11 +229,12 @@ class CompatTest(unittest.TestCase):
         self.assertEqual(c.push("gradle", "in", "s1", b"single", v).status, 204)
         self.assertEqual(c.push("gradle", "in", "s1", b"single-newer", v + 1, inline=True).status, 204)
         self.assertTrue(mesh.served(self.node, mesh.gradle_path("s1", "in"), b"single-newer"))
-        # What the node received is never pushed on: a client write after them reaches k1 and
-        # k2, and they never saw the received ones.
+        # What the node received is never pushed on: once a client write after them has reached
+        # k1 and k2 and the outbox is empty, they still never saw the received ones.
         mesh.put_gradle(self.node, "marker-after-receive", b"m")
         harness.wait_until(lambda: self.k1.artifact("gradle", "", "marker-after-receive")
                            and self.k2.artifact("gradle", "", "marker-after-receive"), 30, message="the marker")
+        self.node.wait_drained(30, urls=[self.url_k1, self.url_k2])
         for peer in (self.k1, self.k2):
             for key in ("b1", "b2", "b3", "s1"):
                 self.assertEqual(peer.copies("gradle", "in", key), [], key)

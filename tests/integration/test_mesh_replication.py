@@ -65,14 +65,20 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(copies[0][0].identity, self.fingerprints[sender.name], key)
             self.assertEqual(self.kura.artifact(producer, ns, key).body, body, key)
 
-    def assert_pushed_nothing(self, node):
-        peers = node.mesh()["peers"]
-        self.assertEqual([(p["url"], p["delivered"], p["outbox_depth"]) for p in peers
-                          if p["delivered"] or p["outbox_depth"]], [], node.name)
+    @staticmethod
+    def delivered(node):
+        return {p["url"]: p["delivered"] for p in node.mesh()["peers"]}
+
+    @staticmethod
+    def applies(node):
+        """(applied, any other outcome) received so far."""
+        applied = node.applies("applied")
+        return applied, node.applies() - applied
 
     def test_a_write_reaches_every_peer_once(self):
-        g_applied = self.g.applies("applied")
-        g_ignored = self.g.applies() - g_applied
+        receivers = (self.b, self.c, self.g)
+        applies0 = {n.name: self.applies(n) for n in receivers}
+        delivered0 = {n.name: self.delivered(n) for n in receivers}
         written = {("gradle", "", f"rep/small-{i}"): mesh.body_of(300 + 100 * i, f"rs{i}") for i in range(5)}
         written[("gradle", "proj", "rep/large")] = mesh.body_of(600 * 1024, "rl")
         for (_, ns, key), body in written.items():
@@ -85,13 +91,23 @@ class ReplicationTest(unittest.TestCase):
                 mesh.wait_served(n, mesh.gradle_path(key, ns), body)
             mesh.wait_served(n, "/cache/rep/generic", generic)
         self.a.wait_drained(30, urls=[self.b.node_url, self.c.node_url, self.gw_url, self.kura_url])
+        # Whatever a receiver would push on was queued when it applied A's copy: after a later
+        # write of its own has reached the Kura peer and its outbox is empty, it all went out.
+        for n in receivers:
+            mesh.put_gradle(n, f"rep/marker-{n.name}", n.name.encode())
+        for n in receivers:
+            harness.wait_until(lambda: self.kura.copies("gradle", "", f"rep/marker-{n.name}"), 30, 0.05,
+                               f"{n.name}'s marker at the Kura peer")
+            n.wait_drained(30)
         self.assert_one_copy_each(self.a, written)
-        # Replicas are committed without outbox rows: B, C and G owe nobody anything.
-        for n in (self.b, self.c, self.g):
-            self.assert_pushed_nothing(n)
-        # G applied each artifact exactly once: nobody but A sent it a copy.
-        self.assertEqual(self.g.applies("applied") - g_applied, len(written) + 1)
-        self.assertEqual(self.g.applies() - self.g.applies("applied") - g_ignored, 0)
+        for n in receivers:
+            # It pushed its marker, once to each target, and nothing it received.
+            self.assertEqual({u: d - delivered0[n.name].get(u, 0) for u, d in self.delivered(n).items() if d},
+                             {u: 1 for u in self.delivered(n) if u not in (n.node_url, n.gateway_url)}, n.name)
+            # It applied A's copies and the other two markers, each once: nobody pushed on.
+            applied, other = self.applies(n)
+            self.assertEqual((applied - applies0[n.name][0], other - applies0[n.name][1]), (len(written) + 3, 0),
+                             n.name)
         # A delivered to its four targets, and to nothing else.
         delivered = {p["url"] for p in self.a.mesh()["peers"] if p["delivered"]}
         self.assertEqual(delivered, {self.b.node_url, self.c.node_url, self.gw_url, self.kura_url})

@@ -1,9 +1,9 @@
 """test_mesh_warmup.py: join-time warm-up over mTLS. A new node joining a meshcache peer that holds
-N artifacts (and a tombstone) serves all of them once it reports serving, with progress in
-status and metrics. Against a scripted Kura peer it reports joining (503 on /ready) while the
-bodies are held back, then serving; it retries index_building and peer_busy, fetches
-FetchIndividually entries one by one, takes an Absent entry from another peer, and skips what
-lies beyond MESHCACHE_WARMUP_HORIZON_MS."""
+N artifacts (and a tombstone) reports joining while a second peer holds its listing back, then
+serving, and then serves all of them at once, with progress in status and metrics. Against a
+scripted Kura peer it reports joining (503 on /ready) while the bodies are held back, then
+serving; it retries index_building and peer_busy, fetches FetchIndividually entries one by one,
+takes an Absent entry from another peer, and skips what lies beyond MESHCACHE_WARMUP_HORIZON_MS."""
 
 import unittest
 
@@ -29,16 +29,30 @@ class WarmupTest(unittest.TestCase):
         return node
 
     def test_joins_a_meshcache_peer_and_serves_everything(self):
-        ps, pj = mesh.free_ports(2)
+        ps, pj, pk = mesh.free_ports(3)
         artifacts = {f"small/{i}": mesh.body_of(100 + 37 * i, f"s{i}") for i in range(150)}
         artifacts.update({f"large/{i}": mesh.body_of((64 << 10) * (i + 1), f"l{i}") for i in range(16)})
         source = self.start_source("source", ps, artifacts)
         self.assertEqual(source.request("DELETE", "/api/cache/namespace?namespace_id=dropped").status, 204)
         total = sum(len(b) for b in artifacts.values())
+        # A second peer, empty, holds its listing back: warm-up has not settled while it does.
+        slow_url = f"https://127.0.0.1:{pk}"
+        slow = kura_peer.KuraPeer(tls=self.ca.issue(slow_url).files, port=pk)
+        self.addCleanup(slow.close)
+        slow.hold("entries")
 
-        joiner = mesh.MeshNode("joiner", pj, peers=[source.node_url], ca=self.ca)
+        joiner = mesh.MeshNode("joiner", pj, peers=[source.node_url, slow_url], ca=self.ca)
         self.addCleanup(joiner.kill)
-        joiner.start()
+        joiner.spawn()
+        joiner.wait_listening()
+        harness.wait_until(lambda: slow.requests("/_internal/backfill/entries"), 30, message="the held listing")
+        doc = joiner.wait_state("joining")
+        self.assertEqual(doc["mesh"]["warmup"]["state"], "running", doc["mesh"]["warmup"])
+        ready = joiner.ready()
+        self.assertEqual(ready.status, 503, ready)
+        self.assertIn(b"joining", ready.body)
+        slow.release("entries")
+        joiner.wait_serving(60)
         # Serving means warmed: everything is there at once, no waiting.
         for key, body in artifacts.items():
             self.assertTrue(mesh.served(joiner, mesh.gradle_path(key), body), key)
